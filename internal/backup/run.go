@@ -1,0 +1,387 @@
+// Package backup is one run of the backup job: snapshot, verify, copy,
+// prune, summary. Every destination that is a local directory receives the
+// snapshot while it streams in, under a temporary name; nothing gets its final
+// name before the snapshot is verified, and nothing is pruned anywhere unless
+// a verified snapshot was written there in this run.
+package backup
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/etcd-backup/etcd-backup/internal/config"
+	"github.com/etcd-backup/etcd-backup/internal/destination"
+	"github.com/etcd-backup/etcd-backup/internal/prune"
+	"github.com/etcd-backup/etcd-backup/internal/snapshot"
+	"github.com/etcd-backup/etcd-backup/internal/verify"
+	"github.com/etcd-backup/etcd-backup/internal/version"
+)
+
+// Deps are what a run needs from the world, so that tests can call Run
+// directly.
+type Deps struct {
+	Log    *slog.Logger
+	Stdout io.Writer // the summary line
+	// TerminationLog is where the summary also goes when the path exists;
+	// empty for none.
+	TerminationLog string
+	Now            func() time.Time
+}
+
+// ErrFailed is returned, wrapped, when anything in the run failed; what did
+// succeed is kept and the summary says which step and destination failed.
+var ErrFailed = errors.New("backup failed")
+
+type target struct {
+	res     *DestResult
+	dest    destination.Destination
+	pending destination.Pending // local directories only
+	writeErr error
+	started time.Time
+}
+
+// Run performs one backup and prints its summary.
+func Run(ctx context.Context, cfg config.Config, d Deps) (Summary, error) {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	start := d.Now()
+	name := prune.Name(cfg.NamePrefix, start)
+	sum := Summary{
+		Status:    StatusOK,
+		Seconds:   map[string]float64{},
+		DryRun:    cfg.DryRun,
+		Version:   version.Version,
+		StartedAt: start.UTC().Format(time.RFC3339),
+	}
+	r := &run{cfg: cfg, d: d, name: name, sum: &sum}
+	err := r.do(ctx)
+	if err != nil {
+		sum.Status = StatusFailed
+		if sum.Error == "" {
+			sum.Error = err.Error()
+		}
+	}
+	for _, t := range r.targets {
+		sum.Destinations = append(sum.Destinations, *t.res)
+	}
+	if sum.Destinations == nil {
+		sum.Destinations = []DestResult{}
+	}
+	line, merr := json.Marshal(sum)
+	if merr != nil {
+		return sum, fmt.Errorf("encoding summary: %w", merr)
+	}
+	fmt.Fprintln(d.Stdout, string(line))
+	if terr := writeTermination(d.TerminationLog, sum); terr != nil {
+		d.Log.Warn("could not write termination message", "error", terr.Error())
+	}
+	return sum, err
+}
+
+type run struct {
+	cfg     config.Config
+	d       Deps
+	name    string
+	sum     *Summary
+	targets []*target
+}
+
+func (r *run) stepFailed(step string, err error) error {
+	r.sum.FailedStep = step
+	r.sum.Error = err.Error()
+	return fmt.Errorf("%w: %s: %w", ErrFailed, step, err)
+}
+
+func (r *run) do(ctx context.Context) error {
+	log := r.d.Log
+	defer r.closeAll()
+	for _, spec := range r.cfg.Destinations {
+		t := &target{res: &DestResult{Destination: spec, Status: StatusOK, Pruned: []string{}}}
+		r.targets = append(r.targets, t)
+		dest, err := destination.Open(ctx, spec)
+		if err != nil {
+			log.Error("destination not usable", "destination", spec, "error", err.Error())
+			t.res.fail(StepCopy, err)
+			continue
+		}
+		t.dest = dest
+		t.res.Destination = dest.String()
+	}
+
+	// snapshot: into a temporary file in every local directory at once
+	t0 := time.Now()
+	stream := verify.NewStream()
+	var scratch destination.Pending
+	defer func() {
+		if scratch != nil {
+			scratch.Abort()
+		}
+		for _, t := range r.targets {
+			if t.pending != nil {
+				t.pending.Abort() // no-op once committed
+			}
+		}
+	}()
+	for _, t := range r.targets {
+		s, ok := t.dest.(destination.Streamer)
+		if !ok || t.res.Status != StatusOK {
+			continue
+		}
+		p, err := s.Create(r.name)
+		if err != nil {
+			log.Error("cannot write to destination", "destination", t.res.Destination, "error", err.Error())
+			t.res.fail(StepCopy, err)
+			continue
+		}
+		t.pending = p
+		t.started = time.Now()
+	}
+	sinks := r.liveSinks()
+	if len(sinks) == 0 {
+		// No local directory to verify from (only object storage, or every
+		// directory failed): the snapshot goes to a scratch file first.
+		work, err := destination.OpenLocal(r.cfg.WorkDir)
+		if err == nil {
+			scratch, err = work.Create(r.name)
+		}
+		if err != nil {
+			return r.stepFailed(StepSnapshot, fmt.Errorf("no destination directory is writable and the work directory ETCD_BACKUP_WORK_DIR=%s is not either: %w", r.cfg.WorkDir, err))
+		}
+	}
+	fan := &fanout{log: log, hash: stream, targets: sinks, scratch: scratch}
+	member, err := snapshot.Take(ctx, log, snapshot.Options{
+		Endpoints: r.cfg.Endpoints, CACert: r.cfg.CACert, Cert: r.cfg.Cert, Key: r.cfg.Key,
+		Username: r.cfg.Username, Password: r.cfg.Password,
+		DialTimeout: time.Duration(r.cfg.DialTimeout), SnapshotTimeout: time.Duration(r.cfg.SnapshotTimeout),
+		ProgressEvery: r.cfg.ProgressEvery,
+	}, fan)
+	r.sum.Seconds[StepSnapshot] = since(t0)
+	if member.Endpoint != "" {
+		r.sum.Etcd = &member
+	}
+	if err != nil {
+		return r.stepFailed(StepSnapshot, err)
+	}
+	log.Info("snapshot received", "bytes", stream.Size(), "seconds", r.sum.Seconds[StepSnapshot])
+
+	// verify: trailer from the stream, database from one of the files
+	t0 = time.Now()
+	source := fan.source()
+	if source == "" {
+		return r.stepFailed(StepSnapshot, errors.New("every destination failed while the snapshot was written"))
+	}
+	if err := stream.CheckTrailer(); err != nil {
+		return r.stepFailed(StepVerify, err)
+	}
+	st, err := verify.Database(source)
+	r.sum.Seconds[StepVerify] = since(t0)
+	if err != nil {
+		return r.stepFailed(StepVerify, err)
+	}
+	r.sum.Snapshot = &SnapshotInfo{Name: r.name, Size: stream.Size(), SHA256: stream.SHA256(), Status: st}
+	log.Info("snapshot verified", "name", r.name, "size", stream.Size(), "sha256", stream.SHA256(),
+		"revision", st.Revision, "total_keys", st.TotalKey, "hash", st.Hash, "seconds", r.sum.Seconds[StepVerify])
+
+	// copy: give the local files their final names, then upload
+	t0 = time.Now()
+	uploadFrom := ""
+	for _, t := range r.targets {
+		if t.pending == nil || t.res.Status != StatusOK {
+			continue
+		}
+		if err := t.pending.Commit(); err != nil {
+			log.Error("could not store snapshot", "destination", t.res.Destination, "error", err.Error())
+			t.res.fail(StepCopy, err)
+			continue
+		}
+		t.res.Seconds = since(t.started)
+		if uploadFrom == "" {
+			uploadFrom = localPath(t.dest, r.name)
+		}
+		log.Info("snapshot stored", "destination", t.res.Destination, "name", r.name)
+	}
+	if uploadFrom == "" && scratch != nil {
+		uploadFrom = scratch.Path()
+	}
+	meta := destination.Metadata{SHA256: stream.SHA256(), Revision: st.Revision, EtcdVersion: member.Version, ToolVersion: version.Version}
+	for _, t := range r.targets {
+		up, ok := t.dest.(destination.Uploader)
+		if !ok || t.res.Status != StatusOK {
+			continue
+		}
+		if uploadFrom == "" {
+			t.res.fail(StepCopy, errors.New("no verified local copy to upload from"))
+			continue
+		}
+		t1 := time.Now()
+		if _, err := up.Upload(ctx, r.name, uploadFrom, meta); err != nil {
+			log.Error("upload failed", "destination", t.res.Destination, "error", err.Error())
+			t.res.fail(StepCopy, err)
+			continue
+		}
+		t.res.Seconds = since(t1)
+		log.Info("snapshot uploaded", "destination", t.res.Destination, "name", r.name, "seconds", t.res.Seconds)
+	}
+	r.sum.Seconds[StepCopy] = since(t0)
+
+	// prune: only where this run's snapshot is stored
+	t0 = time.Now()
+	r.prune(ctx)
+	r.sum.Seconds[StepPrune] = since(t0)
+
+	var failed []string
+	step := ""
+	for _, t := range r.targets {
+		if t.res.Status == StatusFailed {
+			failed = append(failed, t.res.Destination)
+			if step == "" {
+				step = t.res.FailedStep
+			}
+		}
+	}
+	if len(failed) > 0 {
+		return r.stepFailed(step, fmt.Errorf("%d of %d destinations failed: %v", len(failed), len(r.targets), failed))
+	}
+	return nil
+}
+
+func (r *run) prune(ctx context.Context) {
+	log := r.d.Log
+	policy := prune.Policy{Prefix: r.cfg.NamePrefix, Retention: time.Duration(r.cfg.Retention), KeepMin: r.cfg.KeepMin, Keep: r.name}
+	now := r.d.Now()
+	for _, t := range r.targets {
+		if t.res.Status != StatusOK {
+			log.Warn("not pruning a destination this run did not store a snapshot in", "destination", t.res.Destination)
+			continue
+		}
+		objs, err := t.dest.List(ctx, r.cfg.NamePrefix)
+		if err != nil {
+			t.res.fail(StepPrune, err)
+			continue
+		}
+		if !contains(objs, r.name) {
+			// The listing must show what was just written; if it does not,
+			// it cannot be trusted to decide what is old.
+			t.res.fail(StepPrune, fmt.Errorf("listing does not show the snapshot %s just written; not pruning", r.name))
+			continue
+		}
+		for _, o := range objs {
+			if o.ModTime.After(now.Add(time.Minute)) {
+				log.Warn("snapshot has a modification time in the future; kept", "destination", t.res.Destination, "name", o.Name, "mod_time", o.ModTime)
+			}
+		}
+		for _, o := range prune.Select(objs, policy, now) {
+			age := now.Sub(o.ModTime).Round(time.Second).String()
+			if r.cfg.DryRun {
+				log.Info("would prune (dry run)", "destination", t.res.Destination, "name", o.Name, "age", age)
+				t.res.Pruned = append(t.res.Pruned, o.Name)
+				continue
+			}
+			if err := t.dest.Delete(ctx, o.Name); err != nil {
+				log.Error("prune failed", "destination", t.res.Destination, "name", o.Name, "error", err.Error())
+				t.res.fail(StepPrune, err)
+				break
+			}
+			log.Info("pruned", "destination", t.res.Destination, "name", o.Name, "age", age)
+			t.res.Pruned = append(t.res.Pruned, o.Name)
+		}
+		t.res.PrunedCount = len(t.res.Pruned)
+	}
+}
+
+func (r *run) liveSinks() []*target {
+	var out []*target
+	for _, t := range r.targets {
+		if t.pending != nil {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+func (r *run) closeAll() {
+	for _, t := range r.targets {
+		if t.dest != nil {
+			_ = t.dest.Close()
+		}
+	}
+}
+
+// fanout writes the stream to the hash and to every local temporary file.
+// A directory that fails (full, read-only) drops out and the others go on.
+type fanout struct {
+	log     *slog.Logger
+	hash    *verify.Stream
+	targets []*target
+	scratch destination.Pending
+}
+
+func (f *fanout) Write(b []byte) (int, error) {
+	f.hash.Write(b)
+	alive := 0
+	for _, t := range f.targets {
+		if t.writeErr != nil {
+			continue
+		}
+		if _, err := t.pending.Write(b); err != nil {
+			t.writeErr = err
+			t.pending.Abort()
+			t.res.fail(StepCopy, err)
+			f.log.Error("destination dropped while writing the snapshot", "destination", t.res.Destination, "error", err.Error())
+			continue
+		}
+		alive++
+	}
+	if f.scratch != nil {
+		if _, err := f.scratch.Write(b); err != nil {
+			return 0, err
+		}
+		alive++
+	}
+	if alive == 0 {
+		return 0, errors.New("every destination failed while the snapshot was written")
+	}
+	return len(b), nil
+}
+
+// source is a complete temporary file to verify, "" if none is left.
+func (f *fanout) source() string {
+	for _, t := range f.targets {
+		if t.writeErr == nil {
+			return t.pending.Path()
+		}
+	}
+	if f.scratch != nil {
+		return f.scratch.Path()
+	}
+	return ""
+}
+
+func localPath(d destination.Destination, name string) string {
+	if l, ok := d.(*destination.Local); ok {
+		return l.Dir() + string(os.PathSeparator) + name
+	}
+	return ""
+}
+
+func contains(objs []destination.Object, name string) bool {
+	for _, o := range objs {
+		if o.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func since(t time.Time) float64 {
+	f, _ := strconv.ParseFloat(strconv.FormatFloat(time.Since(t).Seconds(), 'f', 3, 64), 64)
+	return f
+}

@@ -1,0 +1,103 @@
+package backup
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+
+	"github.com/etcd-backup/etcd-backup/internal/snapshot"
+	"github.com/etcd-backup/etcd-backup/internal/verify"
+)
+
+// Steps of a run, as named in the summary.
+const (
+	StepConfig   = "config"
+	StepSnapshot = "snapshot"
+	StepVerify   = "verify"
+	StepCopy     = "copy"
+	StepPrune    = "prune"
+)
+
+// Destination results.
+const (
+	StatusOK      = "ok"
+	StatusFailed  = "failed"
+	StatusSkipped = "skipped"
+)
+
+// Summary is the one line a run prints at the end, and what it leaves in the
+// termination message for `kubectl describe pod`.
+type Summary struct {
+	Status       string             `json:"status"`
+	FailedStep   string             `json:"failed_step,omitempty"`
+	Error        string             `json:"error,omitempty"`
+	Snapshot     *SnapshotInfo      `json:"snapshot,omitempty"`
+	Etcd         *snapshot.Member   `json:"etcd,omitempty"`
+	Destinations []DestResult       `json:"destinations"`
+	Seconds      map[string]float64 `json:"seconds"`
+	DryRun       bool               `json:"dry_run"`
+	Version      string             `json:"version"`
+	StartedAt    string             `json:"started_at"`
+}
+
+// SnapshotInfo describes the verified snapshot.
+type SnapshotInfo struct {
+	Name   string `json:"name"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+	verify.Status
+}
+
+// DestResult is what happened at one destination.
+type DestResult struct {
+	Destination string   `json:"destination"`
+	Status      string   `json:"status"`
+	FailedStep  string   `json:"failed_step,omitempty"`
+	Error       string   `json:"error,omitempty"`
+	Seconds     float64  `json:"seconds"`
+	Pruned      []string `json:"pruned"`
+	PrunedCount int      `json:"pruned_count"`
+}
+
+func (d *DestResult) fail(step string, err error) {
+	if d.Status == StatusFailed {
+		return // the first failure is the one that explains the rest
+	}
+	d.Status, d.FailedStep, d.Error = StatusFailed, step, err.Error()
+}
+
+// maxTerminationMessage is what the kubelet keeps of a termination message.
+const maxTerminationMessage = 4096
+
+// writeTermination leaves the summary where Kubernetes shows it. Pruned
+// names are dropped first (their counts stay) when the line is too long.
+func writeTermination(path string, s Summary) error {
+	if path == "" {
+		return nil
+	}
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil // not running in a Kubernetes container
+	}
+	b, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	if len(b) > maxTerminationMessage {
+		s.Destinations = append([]DestResult(nil), s.Destinations...)
+		for i := range s.Destinations {
+			s.Destinations[i].Pruned = nil
+		}
+		if b, err = json.Marshal(s); err != nil {
+			return err
+		}
+		if len(b) > maxTerminationMessage {
+			b = b[:maxTerminationMessage]
+		}
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return fmt.Errorf("writing termination message %s: %w", path, err)
+	}
+	return nil
+}

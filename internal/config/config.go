@@ -1,0 +1,340 @@
+// Package config reads and validates the backup job's configuration from the
+// environment. Every value is checked here, before any network or disk work,
+// so that a typo fails the run at once with a line that names the variable,
+// the value and what is accepted.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/kelseyhightower/envconfig"
+)
+
+// Prefix is the prefix of every variable.
+const Prefix = "ETCD_BACKUP"
+
+// Config is the whole configuration of one run.
+type Config struct {
+	Endpoints       []string      `envconfig:"ETCD_BACKUP_ENDPOINTS" default:"https://127.0.0.1:2379" desc:"comma-separated etcd client URLs (http:// or https://); the snapshot is taken from the first healthy one"`
+	CACert          string        `envconfig:"ETCD_BACKUP_CACERT" default:"/etc/kubernetes/pki/etcd/ca.crt" desc:"CA bundle that signed the etcd server certificate; empty = system roots"`
+	Cert            string        `envconfig:"ETCD_BACKUP_CERT" default:"/etc/kubernetes/pki/etcd/server.crt" desc:"client certificate for mTLS; empty = no client certificate"`
+	Key             string        `envconfig:"ETCD_BACKUP_KEY" default:"/etc/kubernetes/pki/etcd/server.key" desc:"client key for mTLS; empty = no client certificate"`
+	Username        string        `envconfig:"ETCD_BACKUP_USERNAME" desc:"etcd user, when etcd auth is enabled"`
+	Password        string        `envconfig:"ETCD_BACKUP_PASSWORD" desc:"etcd password, when etcd auth is enabled (never logged)"`
+	DialTimeout     Duration      `envconfig:"ETCD_BACKUP_DIAL_TIMEOUT" default:"5s" desc:"time to connect to one endpoint"`
+	SnapshotTimeout Duration      `envconfig:"ETCD_BACKUP_SNAPSHOT_TIMEOUT" default:"30m" desc:"time for the whole snapshot stream"`
+	Destinations    []string      `envconfig:"ETCD_BACKUP_DESTINATIONS" default:"/backup/host" desc:"comma-separated absolute directory paths or blob URLs (s3://, gs://, azblob://, file://, mem://)"`
+	Retention       Retention     `envconfig:"ETCD_BACKUP_RETENTION" default:"5d" desc:"delete own snapshots older than this (Go duration such as 120h, or whole days such as 5d)"`
+	KeepMin         int           `envconfig:"ETCD_BACKUP_KEEP_MIN" default:"3" desc:"newest snapshots always kept per destination (at least 1)"`
+	NamePrefix      string        `envconfig:"ETCD_BACKUP_NAME_PREFIX" default:"etcd-snapshot-" desc:"snapshot name prefix; only <prefix>YYYYMMDDTHHMMSSZ.db names are ever pruned"`
+	DryRun          bool          `envconfig:"ETCD_BACKUP_DRY_RUN" default:"false" desc:"prune only reports what it would delete"`
+	LogFormat       string        `envconfig:"ETCD_BACKUP_LOG_FORMAT" default:"json" desc:"json or text"`
+	LogLevel        string        `envconfig:"ETCD_BACKUP_LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
+	WorkDir         string        `envconfig:"ETCD_BACKUP_WORK_DIR" default:"/tmp" desc:"scratch directory for verification, used only when no destination is a local directory"`
+	ProgressEvery   time.Duration `ignored:"true"`
+}
+
+// Error is a configuration error: the run must not start.
+type Error struct{ msg string }
+
+func (e *Error) Error() string { return e.msg }
+
+func invalid(name, value, accepted string) error {
+	return &Error{msg: fmt.Sprintf("invalid %s_%s=%q: %s", Prefix, name, value, accepted)}
+}
+
+// Load reads the configuration from the process environment. The struct tags
+// carry the full names and the prefix passed to envconfig is empty on
+// purpose: with a prefix, envconfig also falls back to the bare names
+// (KEY, USERNAME, PASSWORD, ...), which other software sets for its own use.
+func Load() (Config, error) {
+	var c Config
+	if err := envconfig.Process("", &c); err != nil {
+		var pe *envconfig.ParseError
+		if errors.As(err, &pe) {
+			return c, &Error{msg: fmt.Sprintf("invalid %s=%q: %v", pe.KeyName, pe.Value, acceptedFor(pe))}
+		}
+		return c, &Error{msg: fmt.Sprintf("reading configuration: %v", err)}
+	}
+	c.ProgressEvery = 5 * time.Second
+	return c, c.Validate()
+}
+
+// acceptedFor turns envconfig's conversion error into what is accepted.
+func acceptedFor(pe *envconfig.ParseError) string {
+	switch pe.TypeName {
+	case "int":
+		return "accepted: a whole number"
+	case "bool":
+		return "accepted: true or false"
+	}
+	return pe.Err.Error()
+}
+
+// Unknown lists ETCD_BACKUP_* variables in env that no setting reads, most
+// likely typos. They are reported, not refused: Kubernetes itself may inject
+// variables with this prefix for a Service of the same name.
+func Unknown(env []string) []string {
+	known := map[string]bool{}
+	for _, k := range Keys() {
+		known[k] = true
+	}
+	var out []string
+	for _, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, Prefix+"_") && !known[k] {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Keys lists every variable name read.
+func Keys() []string {
+	var out []string
+	for _, f := range fields() {
+		out = append(out, f.key)
+	}
+	return out
+}
+
+var namePrefixRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+
+// Validate checks every value and cross-checks related ones.
+func (c *Config) Validate() error {
+	if len(c.Endpoints) == 0 {
+		return invalid("ENDPOINTS", "", "accepted: one or more comma-separated URLs such as https://127.0.0.1:2379")
+	}
+	secure, plain := false, false
+	for _, ep := range c.Endpoints {
+		u, err := url.Parse(strings.TrimSpace(ep))
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Hostname() == "" || u.Port() == "" || (u.Path != "" && u.Path != "/") {
+			return invalid("ENDPOINTS", strings.Join(c.Endpoints, ","), fmt.Sprintf("%q is not a client URL; accepted: http(s)://host:port, comma-separated", ep))
+		}
+		if u.Scheme == "https" {
+			secure = true
+		} else {
+			plain = true
+		}
+	}
+	if secure && plain {
+		return invalid("ENDPOINTS", strings.Join(c.Endpoints, ","), "mixes http:// and https://; accepted: all endpoints with the same scheme")
+	}
+	if (c.Cert == "") != (c.Key == "") {
+		if c.Cert == "" {
+			return invalid("CERT", c.Cert, "empty while ETCD_BACKUP_KEY is set; accepted: both CERT and KEY set, or both empty")
+		}
+		return invalid("KEY", c.Key, "empty while ETCD_BACKUP_CERT is set; accepted: both CERT and KEY set, or both empty")
+	}
+	if plain {
+		for _, f := range []struct{ name, v string }{{"CACERT", c.CACert}, {"CERT", c.Cert}, {"KEY", c.Key}} {
+			if f.v != "" {
+				return invalid(f.name, f.v, "a TLS file is set but ETCD_BACKUP_ENDPOINTS uses http://; accepted: https:// endpoints, or CACERT, CERT and KEY all empty")
+			}
+		}
+	}
+	for _, f := range []struct{ name, v string }{{"CACERT", c.CACert}, {"CERT", c.Cert}, {"KEY", c.Key}} {
+		if f.v == "" {
+			continue
+		}
+		st, err := os.Stat(f.v)
+		if err != nil {
+			return invalid(f.name, f.v, fmt.Sprintf("cannot read it (%v); accepted: a readable PEM file, or empty", errors.Unwrap(err)))
+		}
+		if st.IsDir() {
+			return invalid(f.name, f.v, "is a directory; accepted: a readable PEM file, or empty")
+		}
+	}
+	if (c.Username == "") != (c.Password == "") {
+		if c.Username == "" {
+			return invalid("USERNAME", "", "empty while ETCD_BACKUP_PASSWORD is set; accepted: both set, or both empty")
+		}
+		return invalid("PASSWORD", "", "empty while ETCD_BACKUP_USERNAME is set; accepted: both set, or both empty")
+	}
+	if c.DialTimeout <= 0 {
+		return invalid("DIAL_TIMEOUT", c.DialTimeout.String(), "accepted: a positive Go duration such as 5s")
+	}
+	if c.SnapshotTimeout <= 0 {
+		return invalid("SNAPSHOT_TIMEOUT", c.SnapshotTimeout.String(), "accepted: a positive Go duration such as 30m")
+	}
+	if err := c.validateDestinations(); err != nil {
+		return err
+	}
+	if c.Retention <= 0 {
+		return invalid("RETENTION", c.Retention.String(), "accepted: a positive Go duration such as 120h, or whole days such as 5d")
+	}
+	if c.KeepMin < 1 {
+		return invalid("KEEP_MIN", strconv.Itoa(c.KeepMin), "accepted: a whole number of at least 1")
+	}
+	if !namePrefixRE.MatchString(c.NamePrefix) || len(c.NamePrefix) > 100 {
+		return invalid("NAME_PREFIX", c.NamePrefix, "accepted: up to 100 letters, digits, '.', '_' or '-', not starting with '.', '_' or '-'")
+	}
+	switch c.LogFormat {
+	case "json", "text":
+	default:
+		return invalid("LOG_FORMAT", c.LogFormat, "accepted: json or text")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return invalid("LOG_LEVEL", c.LogLevel, "accepted: debug, info, warn or error")
+	}
+	if !filepath.IsAbs(c.WorkDir) {
+		return invalid("WORK_DIR", c.WorkDir, "accepted: an absolute directory path")
+	}
+	return nil
+}
+
+// BlobSchemes are the URL schemes a destination may use.
+var BlobSchemes = []string{"s3", "gs", "azblob", "file", "mem"}
+
+func (c *Config) validateDestinations() error {
+	all := strings.Join(c.Destinations, ",")
+	if len(c.Destinations) == 0 {
+		return invalid("DESTINATIONS", all, "accepted: one or more comma-separated absolute paths or URLs (s3://, gs://, azblob://, file://, mem://)")
+	}
+	seen := map[string]bool{}
+	for i, d := range c.Destinations {
+		d = strings.TrimSpace(d)
+		c.Destinations[i] = d
+		switch {
+		case d == "":
+			return invalid("DESTINATIONS", all, "has an empty entry; accepted: absolute paths or URLs, comma-separated")
+		case strings.HasPrefix(d, "/"):
+			if filepath.Clean(d) == "/" {
+				return invalid("DESTINATIONS", all, "the root directory / is not accepted; accepted: an absolute directory path below /")
+			}
+			d = filepath.Clean(d)
+			c.Destinations[i] = d
+		default:
+			u, err := url.Parse(d)
+			if err != nil || u.Scheme == "" || !strings.Contains(d, "://") {
+				return invalid("DESTINATIONS", all, fmt.Sprintf("%q is neither an absolute path nor a URL; accepted: /abs/dir or s3://, gs://, azblob://, file://, mem:// URLs", redactedURL(d)))
+			}
+			if !contains(BlobSchemes, u.Scheme) {
+				return invalid("DESTINATIONS", all, fmt.Sprintf("scheme %q is not supported; accepted: absolute paths or s3://, gs://, azblob://, file://, mem:// URLs", u.Scheme))
+			}
+			if u.Scheme != "mem" && u.Scheme != "file" && u.Host == "" {
+				return invalid("DESTINATIONS", redactedURL(d), "names no bucket; accepted: scheme://bucket[/prefix][?options]")
+			}
+			if u.Scheme == "file" && (u.Host != "" || !filepath.IsAbs(u.Path)) {
+				return invalid("DESTINATIONS", redactedURL(d), "accepted: file:///absolute/dir")
+			}
+		}
+		if seen[d] {
+			return invalid("DESTINATIONS", all, fmt.Sprintf("%q is listed twice; accepted: each destination once", redactedURL(d)))
+		}
+		seen[d] = true
+	}
+	return nil
+}
+
+// redactedURL drops user info and query values from a URL for messages.
+func redactedURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	u.User = nil
+	u.RawQuery = ""
+	return u.String()
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+type field struct{ key, def, desc string }
+
+func fields() []field {
+	t := reflect.TypeOf(Config{})
+	out := make([]field, 0, t.NumField())
+	for i := 0; i < t.NumField(); i++ {
+		tag := t.Field(i).Tag
+		if tag.Get("envconfig") == "" {
+			continue
+		}
+		out = append(out, field{key: tag.Get("envconfig"), def: tag.Get("default"), desc: tag.Get("desc")})
+	}
+	return out
+}
+
+// Usage writes the list of variables with their defaults.
+func Usage(w io.Writer) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "VARIABLE\tDEFAULT\tMEANING")
+	for _, f := range fields() {
+		def := f.def
+		if def == "" {
+			def = "(empty)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", f.key, def, f.desc)
+	}
+	_ = tw.Flush()
+}
+
+// Duration is a time.Duration read from a Go duration string.
+type Duration time.Duration
+
+// Decode implements envconfig.Decoder.
+func (d *Duration) Decode(s string) error {
+	v, err := time.ParseDuration(strings.TrimSpace(s))
+	if err != nil {
+		return errors.New("not a duration; accepted: a Go duration such as 30s, 5m or 1h30m")
+	}
+	*d = Duration(v)
+	return nil
+}
+
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// Retention is a time.Duration read from a Go duration or whole days ("5d").
+type Retention time.Duration
+
+var daysRE = regexp.MustCompile(`^([0-9]+)d$`)
+
+// Decode implements envconfig.Decoder.
+func (r *Retention) Decode(s string) error {
+	s = strings.TrimSpace(s)
+	const accepted = "accepted: a Go duration such as 120h, or whole days such as 5d"
+	if m := daysRE.FindStringSubmatch(s); m != nil {
+		n, err := strconv.Atoi(m[1])
+		if err != nil || n > 100000 {
+			return errors.New("too many days; " + accepted)
+		}
+		*r = Retention(time.Duration(n) * 24 * time.Hour)
+		return nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return errors.New("not a duration; " + accepted)
+	}
+	*r = Retention(v)
+	return nil
+}
+
+func (r Retention) String() string {
+	d := time.Duration(r)
+	if d > 0 && d%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	}
+	return d.String()
+}

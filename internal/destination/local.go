@@ -1,0 +1,191 @@
+package destination
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// TempMarker is part of every temporary name, so that a temporary file can
+// never be taken for a finished snapshot (it starts with a dot and does not
+// end in the snapshot suffix).
+const TempMarker = ".partial-"
+
+// Local is a directory on a local filesystem: a hostPath or a mounted PVC.
+type Local struct {
+	dir string
+}
+
+// OpenLocal opens (and creates, 0700) a local directory destination.
+func OpenLocal(dir string) (*Local, error) {
+	dir = filepath.Clean(dir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating directory %s: %w", dir, err)
+	}
+	st, err := os.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("checking directory %s: %w", dir, err)
+	}
+	if !st.IsDir() {
+		return nil, fmt.Errorf("destination %s is not a directory", dir)
+	}
+	return &Local{dir: dir}, nil
+}
+
+func (l *Local) String() string { return l.dir }
+
+// Dir is the directory this destination writes to.
+func (l *Local) Dir() string { return l.dir }
+
+// Close has nothing to release for a directory.
+func (l *Local) Close() error { return nil }
+
+// List returns the regular files directly in the directory whose names start
+// with prefix. Symlinks, directories and other special files are left out so
+// that pruning can never follow or remove them.
+func (l *Local) List(_ context.Context, prefix string) ([]Object, error) {
+	entries, err := os.ReadDir(l.dir)
+	if err != nil {
+		return nil, fmt.Errorf("listing %s: %w", l.dir, err)
+	}
+	var out []Object
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), prefix) || !e.Type().IsRegular() {
+			continue
+		}
+		info, err := e.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // removed since ReadDir, by a concurrent run
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", filepath.Join(l.dir, e.Name()), err)
+		}
+		out = append(out, Object{Name: e.Name(), ModTime: info.ModTime(), Size: info.Size()})
+	}
+	return out, nil
+}
+
+// Delete removes one file by name, refusing anything but a plain name.
+func (l *Local) Delete(_ context.Context, name string) error {
+	if name != filepath.Base(name) || name == "." || name == ".." {
+		return fmt.Errorf("refusing to delete %q in %s: not a plain file name", name, l.dir)
+	}
+	if err := os.Remove(filepath.Join(l.dir, name)); err != nil {
+		return fmt.Errorf("deleting %s: %w", filepath.Join(l.dir, name), err)
+	}
+	return nil
+}
+
+// Create opens a temporary file beside the final name, mode 0600.
+func (l *Local) Create(name string) (Pending, error) {
+	var rnd [6]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return nil, fmt.Errorf("making a temporary name: %w", err)
+	}
+	tmp := filepath.Join(l.dir, "."+name+TempMarker+hex.EncodeToString(rnd[:]))
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("creating temporary file in %s: %w", l.dir, err)
+	}
+	return &localPending{f: f, dir: l.dir, tmp: tmp, final: filepath.Join(l.dir, name)}, nil
+}
+
+type localPending struct {
+	f     *os.File
+	dir   string
+	tmp   string
+	final string
+	done  bool
+}
+
+func (p *localPending) Write(b []byte) (int, error) {
+	n, err := p.f.Write(b)
+	if err != nil {
+		return n, fmt.Errorf("writing %s: %w", p.tmp, err)
+	}
+	return n, nil
+}
+
+func (p *localPending) Path() string { return p.tmp }
+
+// Commit makes the snapshot durable before it gets its final name: data
+// fsync, no-replace rename, directory fsync. A crash at any point leaves
+// either no final name or a complete file under it.
+func (p *localPending) Commit() error {
+	if p.done {
+		return errors.New("snapshot already committed or aborted")
+	}
+	if err := p.f.Sync(); err != nil {
+		p.Abort()
+		return fmt.Errorf("syncing %s: %w", p.tmp, err)
+	}
+	if err := p.f.Close(); err != nil {
+		p.Abort()
+		return fmt.Errorf("closing %s: %w", p.tmp, err)
+	}
+	if err := renameNoReplace(p.tmp, p.final); err != nil {
+		p.Abort()
+		return err
+	}
+	p.done = true
+	if err := syncDir(p.dir); err != nil {
+		return fmt.Errorf("syncing directory %s after writing %s: %w", p.dir, filepath.Base(p.final), err)
+	}
+	return nil
+}
+
+// Abort removes the temporary file.
+func (p *localPending) Abort() {
+	if p.done {
+		return
+	}
+	p.done = true
+	_ = p.f.Close()
+	_ = os.Remove(p.tmp)
+}
+
+// renameNoReplace moves src to dst and fails if dst exists. renameat2 with
+// RENAME_NOREPLACE is atomic; filesystems without it (some network and FUSE
+// filesystems) get a hard link, which fails on an existing name too, and the
+// last resort is a check before a plain rename.
+func renameNoReplace(src, dst string) error {
+	err := unix.Renameat2(unix.AT_FDCWD, src, unix.AT_FDCWD, dst, unix.RENAME_NOREPLACE)
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("snapshot %s already exists; not overwriting it", dst)
+	}
+	if !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOSYS) && !errors.Is(err, unix.ENOTSUP) {
+		return fmt.Errorf("renaming %s to %s: %w", src, dst, err)
+	}
+	if err := os.Link(src, dst); err == nil {
+		return os.Remove(src)
+	} else if errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("snapshot %s already exists; not overwriting it", dst)
+	}
+	if _, err := os.Lstat(dst); err == nil {
+		return fmt.Errorf("snapshot %s already exists; not overwriting it", dst)
+	}
+	if err := os.Rename(src, dst); err != nil {
+		return fmt.Errorf("renaming %s to %s: %w", src, dst, err)
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

@@ -1,0 +1,181 @@
+// Package snapshot streams a snapshot from one healthy etcd member over the
+// v3 API (Maintenance.Snapshot), the same call `etcdctl snapshot save` makes.
+package snapshot
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"go.etcd.io/etcd/client/pkg/v3/transport"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+	"google.golang.org/grpc"
+)
+
+// Options says how to reach etcd.
+type Options struct {
+	Endpoints       []string
+	CACert          string
+	Cert            string
+	Key             string
+	Username        string
+	Password        string
+	DialTimeout     time.Duration
+	SnapshotTimeout time.Duration
+	// ProgressEvery is the least time between two progress log lines.
+	ProgressEvery time.Duration
+}
+
+// Member describes the etcd member the snapshot came from.
+type Member struct {
+	Endpoint string `json:"endpoint"`
+	ID       string `json:"member_id"`
+	Name     string `json:"member_name,omitempty"`
+	Version  string `json:"server_version"`
+	DBSize   int64  `json:"db_size"`
+	IsLeader bool   `json:"is_leader"`
+}
+
+// TLSConfig builds the client TLS configuration, nil for plain http.
+func TLSConfig(o Options, secure bool) (*tls.Config, error) {
+	if !secure {
+		return nil, nil
+	}
+	info := transport.TLSInfo{TrustedCAFile: o.CACert, CertFile: o.Cert, KeyFile: o.Key}
+	if o.Cert == "" && o.CACert == "" {
+		return &tls.Config{MinVersion: tls.VersionTLS12}, nil
+	}
+	if o.Cert == "" {
+		info.CertFile, info.KeyFile = "", ""
+	}
+	cfg, err := info.ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("loading TLS files (ca %q, cert %q, key %q): %w", o.CACert, o.Cert, o.Key, err)
+	}
+	return cfg, nil
+}
+
+// Take connects to the first healthy endpoint, in the order given, and
+// streams its snapshot into w. It returns the member it used.
+func Take(ctx context.Context, log *slog.Logger, o Options, w io.Writer) (Member, error) {
+	secure := len(o.Endpoints) > 0 && len(o.Endpoints[0]) > 8 && o.Endpoints[0][:8] == "https://"
+	tlsCfg, err := TLSConfig(o, secure)
+	if err != nil {
+		return Member{}, err
+	}
+	var errs []error
+	for _, ep := range o.Endpoints {
+		cli, m, err := connect(ctx, o, ep, tlsCfg)
+		if err != nil {
+			log.Warn("etcd endpoint not usable", "endpoint", ep, "error", err.Error())
+			errs = append(errs, fmt.Errorf("%s: %w", ep, err))
+			if ctx.Err() != nil {
+				break
+			}
+			continue
+		}
+		log.Info("taking snapshot", "endpoint", ep, "member_id", m.ID, "member_name", m.Name,
+			"server_version", m.Version, "db_size", m.DBSize, "is_leader", m.IsLeader)
+		err = stream(ctx, log, cli, o, w)
+		cli.Close()
+		if err != nil {
+			return m, fmt.Errorf("streaming snapshot from %s: %w", ep, err)
+		}
+		return m, nil
+	}
+	return Member{}, fmt.Errorf("no etcd endpoint usable: %w", errors.Join(errs...))
+}
+
+// connect dials one endpoint and asks for its status, which proves that the
+// member answers and that TLS and auth are right before any file is opened.
+func connect(ctx context.Context, o Options, ep string, tlsCfg *tls.Config) (*clientv3.Client, Member, error) {
+	cli, err := clientv3.New(clientv3.Config{
+		Endpoints:   []string{ep},
+		DialTimeout: o.DialTimeout,
+		TLS:         tlsCfg,
+		Username:    o.Username,
+		Password:    o.Password,
+		Context:     ctx,
+		Logger:      zap.NewNop(),
+		// Fail the dial at once on a TLS or connection error instead of
+		// retrying until the timeout, so the first error is the one reported.
+		DialOptions: []grpc.DialOption{grpc.WithBlock(), grpc.WithReturnConnectionError()}, //nolint:staticcheck // the client's own dialer honours these
+	})
+	if err != nil {
+		return nil, Member{}, fmt.Errorf("connecting: %w", err)
+	}
+	sctx, cancel := context.WithTimeout(ctx, o.DialTimeout)
+	defer cancel()
+	st, err := cli.Status(sctx, ep)
+	if err != nil {
+		cli.Close()
+		return nil, Member{}, fmt.Errorf("asking for member status: %w", err)
+	}
+	if len(st.Errors) > 0 {
+		cli.Close()
+		return nil, Member{}, fmt.Errorf("member reports errors: %v", st.Errors)
+	}
+	m := Member{
+		Endpoint: ep,
+		ID:       strconv.FormatUint(st.Header.MemberId, 16),
+		Version:  st.Version,
+		DBSize:   st.DbSize,
+		IsLeader: st.Leader == st.Header.MemberId,
+	}
+	if ml, err := cli.MemberList(sctx); err == nil {
+		for _, mem := range ml.Members {
+			if mem.ID == st.Header.MemberId {
+				m.Name = mem.Name
+			}
+		}
+	}
+	return cli, m, nil
+}
+
+func stream(ctx context.Context, log *slog.Logger, cli *clientv3.Client, o Options, w io.Writer) error {
+	ctx, cancel := context.WithTimeout(ctx, o.SnapshotTimeout)
+	defer cancel()
+	rc, err := cli.Snapshot(ctx)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	pw := &progress{w: w, log: log, every: o.ProgressEvery, start: time.Now()}
+	pw.last = pw.start
+	if _, err := io.Copy(pw, rc); err != nil {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return fmt.Errorf("snapshot not finished within ETCD_BACKUP_SNAPSHOT_TIMEOUT=%s after %d bytes: %w", o.SnapshotTimeout, pw.n, err)
+		}
+		return fmt.Errorf("after %d bytes: %w", pw.n, err)
+	}
+	return nil
+}
+
+// progress logs bytes so far and the rate, at most once per interval.
+type progress struct {
+	w     io.Writer
+	log   *slog.Logger
+	every time.Duration
+	start time.Time
+	last  time.Time
+	n     int64
+}
+
+func (p *progress) Write(b []byte) (int, error) {
+	n, err := p.w.Write(b)
+	p.n += int64(n)
+	if now := time.Now(); p.every > 0 && now.Sub(p.last) >= p.every {
+		p.last = now
+		secs := now.Sub(p.start).Seconds()
+		p.log.Info("snapshot progress", "bytes", p.n, "mb_per_s", round1(float64(p.n)/1e6/secs))
+	}
+	return n, err
+}
+
+func round1(f float64) float64 { return float64(int64(f*10+0.5)) / 10 }
