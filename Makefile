@@ -41,7 +41,7 @@ demo: build
 
 ## chart-test: the chart tests alone (render with the Helm SDK, strict decoding, golden files).
 chart-test:
-	go test ./internal/chart/...
+	cd internal/chart && go test -count=1 ./...
 
 ## image / image-test: build the image with the builder at hand, then run it.
 image:

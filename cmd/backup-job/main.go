@@ -30,6 +30,7 @@ const (
 )
 
 func main() {
+	verify.RunChild()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -82,7 +83,7 @@ func verifyFiles(files []string, stdout, stderr io.Writer) int {
 	}
 	code := exitOK
 	for _, f := range files {
-		st, sum, err := verify.File(f)
+		st, sum, err := verify.File(context.Background(), f)
 		if err != nil {
 			fmt.Fprintf(stderr, "backup-job verify: %v\n", err)
 			code = exitFailed
@@ -121,4 +122,3 @@ Exit status: 0 all done; 1 the backup or a destination failed; 2 bad configurati
 The summary is one JSON line on stdout (and in /dev/termination-log when it exists); logs go to stderr.
 `)
 }
-

@@ -40,11 +40,11 @@ type Deps struct {
 var ErrFailed = errors.New("backup failed")
 
 type target struct {
-	res     *DestResult
-	dest    destination.Destination
-	pending destination.Pending // local directories only
+	res      *DestResult
+	dest     destination.Destination
+	pending  destination.Pending // local directories only
 	writeErr error
-	started time.Time
+	started  time.Time
 }
 
 // Run performs one backup and prints its summary.
@@ -181,7 +181,7 @@ func (r *run) do(ctx context.Context) error {
 	if err := stream.CheckTrailer(); err != nil {
 		return r.stepFailed(StepVerify, err)
 	}
-	st, err := verify.Database(source)
+	st, err := verify.Database(ctx, source)
 	r.sum.Seconds[StepVerify] = since(t0)
 	if err != nil {
 		return r.stepFailed(StepVerify, err)

@@ -9,7 +9,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.etcd.io/etcd/client/pkg/v3/transport"
@@ -72,6 +75,11 @@ func Take(ctx context.Context, log *slog.Logger, o Options, w io.Writer) (Member
 	var errs []error
 	for _, ep := range o.Endpoints {
 		cli, m, err := connect(ctx, o, ep, tlsCfg)
+		if err != nil && tlsCfg != nil {
+			if perr := probeTLS(ctx, ep, tlsCfg, o.DialTimeout); perr != nil {
+				err = perr
+			}
+		}
 		if err != nil {
 			log.Warn("etcd endpoint not usable", "endpoint", ep, "error", err.Error())
 			errs = append(errs, fmt.Errorf("%s: %w", ep, err))
@@ -179,3 +187,35 @@ func (p *progress) Write(b []byte) (int, error) {
 }
 
 func round1(f float64) float64 { return float64(int64(f*10+0.5)) / 10 }
+
+// probeTLS explains a failed connection: gRPC reports a rejected client
+// certificate as a broken pipe or a timeout, while a plain TLS handshake
+// and one read show the server's alert (bad or expired certificate, unknown
+// authority). It returns nil when the handshake tells nothing new.
+func probeTLS(ctx context.Context, ep string, cfg *tls.Config, timeout time.Duration) error {
+	u, err := url.Parse(ep)
+	if err != nil {
+		return nil
+	}
+	cfg = cfg.Clone()
+	cfg.NextProtos = []string{"h2"}
+	if cfg.ServerName == "" {
+		cfg.ServerName = u.Hostname()
+	}
+	d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: timeout}, Config: cfg}
+	conn, err := d.DialContext(ctx, "tcp", u.Host)
+	if err != nil {
+		return fmt.Errorf("TLS connection to %s: %w", u.Host, err)
+	}
+	defer conn.Close()
+	// TLS 1.3 delivers the server's verdict on the client certificate
+	// after the handshake, with the first read.
+	_ = conn.SetReadDeadline(time.Now().Add(min(timeout, 500*time.Millisecond)))
+	var b [1]byte
+	_, err = conn.Read(b[:])
+	var alert tls.AlertError
+	if errors.As(err, &alert) || (err != nil && strings.Contains(err.Error(), "remote error")) {
+		return fmt.Errorf("the server refused the client certificate ETCD_BACKUP_CERT: %w", err)
+	}
+	return nil
+}

@@ -8,9 +8,11 @@ package verify
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
@@ -18,11 +20,12 @@ import (
 	"hash/fnv"
 	"io"
 	"os"
+	"os/exec"
 	"strings"
 	"time"
 
-	"go.etcd.io/etcd/api/v3/mvccpb"
 	bolt "go.etcd.io/bbolt"
+	"go.etcd.io/etcd/api/v3/mvccpb"
 )
 
 // TrailerSize is the length of the sha256 the server appends to a snapshot.
@@ -93,10 +96,66 @@ func (s *Stream) CheckTrailer() error {
 	return nil
 }
 
-// Database opens path as a bbolt database read-only, runs bbolt's
+// childEnv marks a process started only to check one database.
+const childEnv = "BACKUP_JOB_VERIFY_DATABASE"
+
+// Database checks path in a child process (this same executable; see
+// RunChild): bbolt answers some corrupt pages with a panic in a goroutine of
+// its own, which no recover can catch, and a backup job must report a bad
+// snapshot and clean up, not crash.
+func Database(ctx context.Context, path string) (Status, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return Status{}, fmt.Errorf("finding own executable to check %s: %w", path, err)
+	}
+	cmd := exec.CommandContext(ctx, exe)
+	cmd.Env = append(os.Environ(), childEnv+"="+path)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	runErr := cmd.Run()
+	if runErr == nil {
+		var st Status
+		if err := json.Unmarshal(stdout.Bytes(), &st); err != nil {
+			return Status{}, fmt.Errorf("checking %s: reading the checker's answer %q: %w", path, stdout.String(), err)
+		}
+		return st, nil
+	}
+	if ctx.Err() != nil {
+		return Status{}, fmt.Errorf("checking %s: %w", path, ctx.Err())
+	}
+	msg := strings.TrimSpace(stderr.String())
+	for _, line := range strings.Split(msg, "\n") {
+		if strings.HasPrefix(line, "panic: ") {
+			return Status{}, fmt.Errorf("checking %s: bbolt consistency check crashed on a corrupt database: %s", path, strings.TrimPrefix(line, "panic: "))
+		}
+	}
+	if msg == "" {
+		msg = runErr.Error()
+	}
+	return Status{}, errors.New(msg)
+}
+
+// RunChild does the work of a child started by Database and exits; it
+// returns at once in any other process. Call it first thing in main (and in
+// TestMain of tests that verify snapshots).
+func RunChild() {
+	path := os.Getenv(childEnv)
+	if path == "" {
+		return
+	}
+	st, err := DatabaseInProcess(path)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	_ = json.NewEncoder(os.Stdout).Encode(st)
+	os.Exit(0)
+}
+
+// DatabaseInProcess opens path as a bbolt database read-only, runs bbolt's
 // consistency check and computes the etcdutl status figures, all within one
-// read transaction.
-func Database(path string) (Status, error) {
+// read transaction. A corrupt file can crash the process: see Database.
+func DatabaseInProcess(path string) (Status, error) {
 	var st Status
 	db, err := bolt.Open(path, 0o400, &bolt.Options{ReadOnly: true, Timeout: 5 * time.Second})
 	if err != nil {
@@ -182,7 +241,7 @@ func status(tx *bolt.Tx, st *Status) error {
 // File verifies a saved snapshot file from scratch: its trailer and its
 // database. It reads the file once for the trailer; the database check
 // then mostly hits the page cache.
-func File(path string) (Status, string, error) {
+func File(ctx context.Context, path string) (Status, string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return Status{}, "", fmt.Errorf("opening %s: %w", path, err)
@@ -195,6 +254,6 @@ func File(path string) (Status, string, error) {
 	if err := s.CheckTrailer(); err != nil {
 		return Status{}, "", fmt.Errorf("verifying %s: %w", path, err)
 	}
-	st, err := Database(path)
+	st, err := Database(ctx, path)
 	return st, s.SHA256(), err
 }

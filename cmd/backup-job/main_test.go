@@ -1,0 +1,101 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/etcd-backup/etcd-backup/internal/etcdtest"
+	"github.com/etcd-backup/etcd-backup/internal/verify"
+)
+
+func TestMain(m *testing.M) {
+	verify.RunChild()
+	os.Exit(m.Run())
+}
+
+func clearEnv(t *testing.T) {
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "ETCD_BACKUP_") {
+			t.Setenv(k, "")
+			os.Unsetenv(k)
+		}
+	}
+}
+
+// TestExitCodes runs the whole command against a real etcd, as the
+// CronJob does, and checks what an operator sees: exit status, one summary
+// line on stdout, logs on stderr.
+func TestExitCodes(t *testing.T) {
+	srv, err := etcdtest.Start(t.TempDir(), etcdtest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	out := t.TempDir()
+	cases := []struct {
+		name       string
+		args       []string
+		env        map[string]string
+		code       int
+		stdout     string
+		stderr     string
+		wantSumary bool
+	}{
+		{name: "help", args: []string{"--help"}, code: 0, stdout: "ETCD_BACKUP_RETENTION"},
+		{name: "short help", args: []string{"-h"}, code: 0, stdout: "ETCD_BACKUP_DESTINATIONS"},
+		{name: "version", args: []string{"version"}, code: 0, stdout: "backup-job "},
+		{name: "unknown argument", args: []string{"--now"}, code: 2, stderr: "unknown argument"},
+		{name: "verify without file", args: []string{"verify"}, code: 2, stderr: "no file"},
+		{name: "bad configuration", env: map[string]string{"ETCD_BACKUP_KEEP_MIN": "-1"}, code: 2, stderr: "ETCD_BACKUP_KEEP_MIN"},
+		{name: "backup", env: map[string]string{"ETCD_BACKUP_DESTINATIONS": out}, code: 0, wantSumary: true, stderr: `"msg":"backup done"`},
+		{name: "etcd down", env: map[string]string{"ETCD_BACKUP_ENDPOINTS": "https://127.0.0.1:1", "ETCD_BACKUP_DIAL_TIMEOUT": "1s"}, code: 1, wantSumary: true, stderr: "backup failed"},
+		{name: "typo warned", env: map[string]string{"ETCD_BACKUP_DESTINATIONS": filepath.Join(out, "typo"), "ETCD_BACKUP_RETENTON": "1d"}, code: 0, wantSumary: true, stderr: "ETCD_BACKUP_RETENTON"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			clearEnv(t)
+			for k, v := range srv.Env() {
+				t.Setenv(k, v)
+			}
+			t.Setenv("ETCD_BACKUP_DESTINATIONS", filepath.Join(t.TempDir(), "default"))
+			for k, v := range c.env {
+				t.Setenv(k, v)
+			}
+			var stdout, stderr bytes.Buffer
+			code := run(c.args, &stdout, &stderr)
+			if code != c.code {
+				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, c.code, stdout.String(), stderr.String())
+			}
+			if !strings.Contains(stdout.String(), c.stdout) || !strings.Contains(stderr.String(), c.stderr) {
+				t.Fatalf("stdout %q (want %q)\nstderr %q (want %q)", stdout.String(), c.stdout, stderr.String(), c.stderr)
+			}
+			if c.wantSumary {
+				lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+				var sum map[string]any
+				if len(lines) != 1 || json.Unmarshal([]byte(lines[0]), &sum) != nil {
+					t.Fatalf("stdout is not one JSON summary line: %q", stdout.String())
+				}
+				want := map[int]string{0: "ok", 1: "failed"}[c.code]
+				if sum["status"] != want {
+					t.Fatalf("summary status %v, want %s", sum["status"], want)
+				}
+			}
+			if c.code == 2 && strings.Count(strings.TrimSpace(stderr.String()), "\n") != 0 {
+				t.Errorf("usage error is not one line: %q", stderr.String())
+			}
+		})
+	}
+}
+
+func TestVerifyCommand(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "junk.db")
+	_ = os.WriteFile(f, bytes.Repeat([]byte{1}, 4096+32), 0o600)
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"verify", f}, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "sha256 trailer") {
+		t.Fatalf("exit %d stderr %q", code, stderr.String())
+	}
+}

@@ -1,0 +1,534 @@
+package backup_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	etcdutl "go.etcd.io/etcd/etcdutl/v3/snapshot"
+	"go.etcd.io/etcd/server/v3/embed"
+	"go.uber.org/zap"
+
+	"github.com/etcd-backup/etcd-backup/internal/backup"
+	"github.com/etcd-backup/etcd-backup/internal/config"
+	"github.com/etcd-backup/etcd-backup/internal/etcdtest"
+	"github.com/etcd-backup/etcd-backup/internal/prune"
+	"github.com/etcd-backup/etcd-backup/internal/verify"
+)
+
+var (
+	srvOnce sync.Once
+	srv     *etcdtest.Server
+	srvErr  error
+	srvDir  string
+)
+
+func TestMain(m *testing.M) {
+	verify.RunChild()
+	code := m.Run()
+	if srv != nil {
+		srv.Close()
+		os.RemoveAll(srvDir)
+	}
+	os.Exit(code)
+}
+
+// server is one real etcd (TLS, client certificates required) shared by
+// the tests of this package, seeded with keys, deletions and overwrites.
+func server(t *testing.T) *etcdtest.Server {
+	t.Helper()
+	srvOnce.Do(func() {
+		srvDir, srvErr = os.MkdirTemp("", "backup-test-etcd-")
+		if srvErr != nil {
+			return
+		}
+		srv, srvErr = etcdtest.Start(srvDir, etcdtest.Options{})
+		if srvErr != nil {
+			return
+		}
+		ctx := context.Background()
+		if srvErr = srv.Seed(ctx, "/registry/secrets/", 500, 300); srvErr != nil {
+			return
+		}
+		cli, err := srv.Client()
+		if err != nil {
+			srvErr = err
+			return
+		}
+		defer cli.Close()
+		for i := 0; i < 20; i++ {
+			if _, err := cli.Delete(ctx, fmt.Sprintf("/registry/secrets/%08d", i)); err != nil {
+				srvErr = err
+				return
+			}
+		}
+	})
+	if srvErr != nil {
+		t.Fatal(srvErr)
+	}
+	return srv
+}
+
+// load builds the configuration the way the binary does, from the
+// environment.
+func load(t *testing.T, env map[string]string) config.Config {
+	t.Helper()
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "ETCD_BACKUP_") {
+			t.Setenv(k, "")
+			os.Unsetenv(k)
+		}
+	}
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+	t.Setenv("ETCD_BACKUP_WORK_DIR", t.TempDir())
+	cfg, err := config.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func envFor(s *etcdtest.Server, dests ...string) map[string]string {
+	env := s.Env()
+	env["ETCD_BACKUP_DESTINATIONS"] = strings.Join(dests, ",")
+	env["ETCD_BACKUP_DIAL_TIMEOUT"] = "2s"
+	return env
+}
+
+type result struct {
+	sum     backup.Summary
+	err     error
+	stdout  string
+	logs    string
+	termLog string
+}
+
+func runBackup(t *testing.T, cfg config.Config, now time.Time) result {
+	t.Helper()
+	var out, logs bytes.Buffer
+	term := filepath.Join(t.TempDir(), "termination-log")
+	if err := os.WriteFile(term, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := backup.Run(context.Background(), cfg, backup.Deps{
+		Log:            slog.New(slog.NewJSONHandler(&logs, nil)),
+		Stdout:         &out,
+		TerminationLog: term,
+		Now:            func() time.Time { return now },
+	})
+	tl, _ := os.ReadFile(term)
+	return result{sum: sum, err: err, stdout: out.String(), logs: logs.String(), termLog: string(tl)}
+}
+
+// listing is a directory's names with size and modification time, to prove
+// that a failed run changed nothing.
+func listing(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		info, err := e.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[e.Name()] = fmt.Sprintf("%d %d %v", info.Size(), info.ModTime().UnixNano(), info.Mode())
+	}
+	return out
+}
+
+// oldSnapshots writes files named like snapshots with the given ages (days).
+func oldSnapshots(t *testing.T, dir string, now time.Time, ages ...int) []string {
+	t.Helper()
+	var names []string
+	for _, d := range ages {
+		ts := now.Add(-time.Duration(d) * 24 * time.Hour)
+		name := prune.Name("etcd-snapshot-", ts)
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte("old snapshot"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, ts, ts); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, name)
+	}
+	return names
+}
+
+func noTemporaries(t *testing.T, dirs ...string) {
+	t.Helper()
+	for _, d := range dirs {
+		entries, _ := os.ReadDir(d)
+		for _, e := range entries {
+			if strings.Contains(e.Name(), ".partial-") {
+				t.Errorf("temporary file left behind: %s", filepath.Join(d, e.Name()))
+			}
+		}
+	}
+}
+
+func TestFullRun(t *testing.T) {
+	s := server(t)
+	host, pvc, bucketDir := t.TempDir(), t.TempDir(), t.TempDir()
+	now := time.Now()
+	bucket := "file://" + bucketDir
+	res := runBackup(t, load(t, envFor(s, host, pvc, bucket)), now)
+	if res.err != nil {
+		t.Fatalf("run failed: %v\nlogs:\n%s", res.err, res.logs)
+	}
+	name := prune.Name("etcd-snapshot-", now)
+
+	// one summary line, the same in the termination log
+	lines := strings.Split(strings.TrimSpace(res.stdout), "\n")
+	if len(lines) != 1 {
+		t.Fatalf("stdout has %d lines, want 1 summary line:\n%s", len(lines), res.stdout)
+	}
+	var sum backup.Summary
+	if err := json.Unmarshal([]byte(lines[0]), &sum); err != nil {
+		t.Fatal(err)
+	}
+	if strings.TrimSpace(res.termLog) != lines[0] {
+		t.Errorf("termination log differs from the summary:\n%s\n%s", res.termLog, lines[0])
+	}
+	if sum.Status != "ok" || sum.Snapshot == nil || sum.Snapshot.Name != name || sum.Etcd == nil || sum.Etcd.Version == "" {
+		t.Fatalf("summary: %s", lines[0])
+	}
+	for _, step := range []string{"snapshot", "verify", "copy", "prune"} {
+		if _, ok := sum.Seconds[step]; !ok {
+			t.Errorf("summary lacks the duration of %s", step)
+		}
+	}
+	if len(sum.Destinations) != 3 {
+		t.Fatalf("destinations: %+v", sum.Destinations)
+	}
+	for _, d := range sum.Destinations {
+		if d.Status != "ok" {
+			t.Errorf("destination %s: %s %s", d.Destination, d.Status, d.Error)
+		}
+	}
+
+	// every copy is the same verified file, private to root
+	var ref []byte
+	for _, p := range []string{filepath.Join(host, name), filepath.Join(pvc, name), filepath.Join(bucketDir, name)} {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatalf("copy missing: %v", err)
+		}
+		if ref == nil {
+			ref = b
+		} else if !bytes.Equal(b, ref) {
+			t.Errorf("%s differs from the first copy", p)
+		}
+		info, _ := os.Stat(p)
+		if p != filepath.Join(bucketDir, name) && info.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %v, want 0600", p, info.Mode().Perm())
+		}
+	}
+	if got := fmt.Sprintf("%x", sha256.Sum256(ref)); got != sum.Snapshot.SHA256 || int64(len(ref)) != sum.Snapshot.Size {
+		t.Errorf("summary sha256/size %s/%d, file %s/%d", sum.Snapshot.SHA256, sum.Snapshot.Size, got, len(ref))
+	}
+	want, err := etcdutl.NewV3(zap.NewNop()).Status(filepath.Join(host, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Snapshot.Hash != want.Hash || sum.Snapshot.Revision != want.Revision || sum.Snapshot.TotalKey != want.TotalKey || sum.Snapshot.TotalSize != want.TotalSize {
+		t.Errorf("summary figures %+v differ from etcdutl %+v", sum.Snapshot.Status, want)
+	}
+	if sum.Snapshot.TotalKey != 480 {
+		t.Errorf("total keys %d, want 480 (500 seeded, 20 deleted)", sum.Snapshot.TotalKey)
+	}
+	noTemporaries(t, host, pvc, bucketDir)
+
+	// and it restores: etcd's own restore, a real etcd on the result, the
+	// same keys as the source
+	restoreAndCompare(t, s, filepath.Join(pvc, name))
+}
+
+func restoreAndCompare(t *testing.T, s *etcdtest.Server, snap string) {
+	t.Helper()
+	dataDir := filepath.Join(t.TempDir(), "restored")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer := "http://" + l.Addr().String()
+	l.Close()
+	if err := etcdutl.NewV3(zap.NewNop()).Restore(etcdutl.RestoreConfig{
+		SnapshotPath: snap, Name: "restored", OutputDataDir: dataDir,
+		PeerURLs: []string{peer}, InitialCluster: "restored=" + peer,
+		InitialClusterToken: "restore-test",
+	}); err != nil {
+		t.Fatalf("restore: %v", err)
+	}
+	cfg := embed.NewConfig()
+	cfg.Name, cfg.Dir = "restored", dataDir
+	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
+	cu, _ := url.Parse("http://127.0.0.1:0")
+	pu, _ := url.Parse(peer)
+	// the peer URL must match the restored membership; the client port is free
+	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{*cu}, []url.URL{*cu}
+	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{*pu}, []url.URL{*pu}
+	cfg.InitialCluster = "restored=" + peer
+	e, err := embed.StartEtcd(cfg)
+	if err != nil {
+		t.Fatalf("starting etcd on the restored data: %v", err)
+	}
+	defer e.Close()
+	select {
+	case <-e.Server.ReadyNotify():
+	case <-time.After(30 * time.Second):
+		t.Fatal("restored etcd not ready")
+	}
+	restored, err := clientv3.New(clientv3.Config{Endpoints: []string{e.Clients[0].Addr().String()}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer restored.Close()
+	source, err := s.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer source.Close()
+	ctx := context.Background()
+	a, err := source.Get(ctx, "", clientv3.WithPrefix())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := restored.Get(ctx, "", clientv3.WithPrefix())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a.Kvs) == 0 || len(a.Kvs) != len(b.Kvs) {
+		t.Fatalf("restored %d keys, source has %d", len(b.Kvs), len(a.Kvs))
+	}
+	for i := range a.Kvs {
+		if !bytes.Equal(a.Kvs[i].Key, b.Kvs[i].Key) || !bytes.Equal(a.Kvs[i].Value, b.Kvs[i].Value) {
+			t.Fatalf("key %d differs after restore: %q vs %q", i, a.Kvs[i].Key, b.Kvs[i].Key)
+		}
+	}
+}
+
+func TestPrune(t *testing.T) {
+	s := server(t)
+	now := time.Now()
+	foreign := []string{
+		"notes.txt", "etcd-snapshot-20200101T000000Z.db.bak", "etcd-snapshot-old.db",
+		"etcd-snapshot-20200101T000000Z.db.partial-x", "other-20200101T000000Z.db",
+	}
+	setup := func(t *testing.T) string {
+		dir := t.TempDir()
+		for _, f := range foreign {
+			p := filepath.Join(dir, f)
+			if err := os.WriteFile(p, []byte("not ours"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			old := now.Add(-400 * 24 * time.Hour)
+			_ = os.Chtimes(p, old, old)
+		}
+		if err := os.Mkdir(filepath.Join(dir, prune.Name("etcd-snapshot-", now.Add(-90*24*time.Hour))), 0o700); err != nil {
+			t.Fatal(err) // a directory with a snapshot's name: never removed
+		}
+		return dir
+	}
+	cases := []struct {
+		name     string
+		ages     []int // days
+		env      map[string]string
+		wantGone []int // ages expected pruned
+		wantDry  bool
+	}{
+		{name: "daily snapshots with defaults", ages: []int{1, 2, 3, 4, 6, 7, 30}, wantGone: []int{6, 7, 30}},
+		{name: "keep-min when everything is old", ages: []int{10, 11, 12, 13}, wantGone: []int{12, 13}},
+		{name: "keep-min 1 and retention 2d", ages: []int{1, 3, 5}, env: map[string]string{"ETCD_BACKUP_RETENTION": "2d", "ETCD_BACKUP_KEEP_MIN": "1"}, wantGone: []int{3, 5}},
+		{name: "retention as a Go duration", ages: []int{1, 3, 5}, env: map[string]string{"ETCD_BACKUP_RETENTION": "60h", "ETCD_BACKUP_KEEP_MIN": "1"}, wantGone: []int{3, 5}},
+		{name: "dry run deletes nothing", ages: []int{1, 2, 3, 4, 6, 7, 30}, env: map[string]string{"ETCD_BACKUP_DRY_RUN": "true"}, wantGone: []int{6, 7, 30}, wantDry: true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := setup(t)
+			olds := oldSnapshots(t, dir, now, c.ages...)
+			env := envFor(s, dir)
+			for k, v := range c.env {
+				env[k] = v
+			}
+			res := runBackup(t, load(t, env), now)
+			if res.err != nil {
+				t.Fatalf("run: %v\n%s", res.err, res.logs)
+			}
+			gone := map[string]bool{}
+			for _, a := range c.wantGone {
+				for i, age := range c.ages {
+					if age == a {
+						gone[olds[i]] = true
+					}
+				}
+			}
+			for _, name := range olds {
+				_, err := os.Stat(filepath.Join(dir, name))
+				exists := err == nil
+				if gone[name] && !c.wantDry && exists {
+					t.Errorf("%s should have been pruned", name)
+				}
+				if (!gone[name] || c.wantDry) && !exists {
+					t.Errorf("%s was deleted", name)
+				}
+			}
+			for _, f := range foreign {
+				if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+					t.Errorf("foreign file %s touched: %v", f, err)
+				}
+			}
+			var wantNames []string
+			for n := range gone {
+				wantNames = append(wantNames, n)
+			}
+			sort.Strings(wantNames)
+			got := append([]string(nil), res.sum.Destinations[0].Pruned...)
+			sort.Strings(got)
+			if strings.Join(got, ",") != strings.Join(wantNames, ",") {
+				t.Errorf("summary pruned %v, want %v", got, wantNames)
+			}
+			if c.wantDry && !res.sum.DryRun {
+				t.Error("summary does not say dry run")
+			}
+			if _, err := os.Stat(filepath.Join(dir, prune.Name("etcd-snapshot-", now))); err != nil {
+				t.Errorf("new snapshot missing: %v", err)
+			}
+		})
+	}
+}
+
+func TestFailuresLeaveEverythingInPlace(t *testing.T) {
+	s := server(t)
+	now := time.Now()
+	otherCA, err := etcdtest.GenerateCerts(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name    string
+		env     map[string]string
+		wantErr string
+	}{
+		{"unreachable endpoint", map[string]string{"ETCD_BACKUP_ENDPOINTS": "https://127.0.0.1:1"}, "connection refused"},
+		{"wrong CA", map[string]string{"ETCD_BACKUP_CACERT": otherCA.CA}, "certificate"},
+		{"client certificate of another CA", map[string]string{"ETCD_BACKUP_CERT": otherCA.ClientCert, "ETCD_BACKUP_KEY": otherCA.ClientKey}, "certificate"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			host, pvc := t.TempDir(), t.TempDir()
+			oldSnapshots(t, host, now, 10, 20, 30, 40)
+			oldSnapshots(t, pvc, now, 50, 60)
+			before := []map[string]string{listing(t, host), listing(t, pvc)}
+			env := envFor(s, host, pvc)
+			for k, v := range c.env {
+				env[k] = v
+			}
+			start := time.Now()
+			res := runBackup(t, load(t, env), now)
+			if res.err == nil {
+				t.Fatal("run succeeded")
+			}
+			if time.Since(start) > 15*time.Second {
+				t.Errorf("failure took %v; the dial timeout is 2s", time.Since(start))
+			}
+			if res.sum.FailedStep != "snapshot" || !strings.Contains(res.sum.Error, c.wantErr) {
+				t.Errorf("summary: step %q error %q, want snapshot / %q", res.sum.FailedStep, res.sum.Error, c.wantErr)
+			}
+			if res.stdout == "" || !strings.Contains(res.stdout, `"status":"failed"`) {
+				t.Errorf("no failed summary line: %q", res.stdout)
+			}
+			after := []map[string]string{listing(t, host), listing(t, pvc)}
+			for i := range before {
+				if fmt.Sprint(before[i]) != fmt.Sprint(after[i]) {
+					t.Errorf("destination changed by a failed run:\nbefore %v\nafter  %v", before[i], after[i])
+				}
+			}
+		})
+	}
+}
+
+func TestOneDestinationFails(t *testing.T) {
+	s := server(t)
+	now := time.Now()
+	good := t.TempDir()
+	olds := oldSnapshots(t, good, now, 1, 2, 3, 10)
+	notADir := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(notADir, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res := runBackup(t, load(t, envFor(s, notADir, good)), now)
+	if res.err == nil {
+		t.Fatal("run succeeded with a broken destination")
+	}
+	if res.sum.Snapshot == nil {
+		t.Fatal("the snapshot itself should be reported")
+	}
+	byDest := map[string]backup.DestResult{}
+	for _, d := range res.sum.Destinations {
+		byDest[d.Destination] = d
+	}
+	if d := byDest[notADir]; d.Status != "failed" || !strings.Contains(d.Error, "not a directory") {
+		t.Errorf("broken destination: %+v", d)
+	}
+	if d := byDest[good]; d.Status != "ok" || len(d.Pruned) != 1 || d.Pruned[0] != olds[3] {
+		t.Errorf("good destination: %+v", d)
+	}
+	if _, err := os.Stat(filepath.Join(good, prune.Name("etcd-snapshot-", now))); err != nil {
+		t.Errorf("good destination lacks the snapshot: %v", err)
+	}
+}
+
+func TestObjectStorageOnlyUsesScratch(t *testing.T) {
+	s := server(t)
+	bucketDir := t.TempDir()
+	cfg := load(t, envFor(s, "file://"+bucketDir))
+	res := runBackup(t, cfg, time.Now())
+	if res.err != nil {
+		t.Fatalf("run: %v\n%s", res.err, res.logs)
+	}
+	if _, _, err := verify.File(context.Background(), filepath.Join(bucketDir, res.sum.Snapshot.Name)); err != nil {
+		t.Errorf("uploaded snapshot does not verify: %v", err)
+	}
+	left, _ := os.ReadDir(cfg.WorkDir)
+	if len(left) != 0 {
+		t.Errorf("scratch files left in the work directory: %v", left)
+	}
+}
+
+func TestExistingNameNeverOverwritten(t *testing.T) {
+	s := server(t)
+	dir := t.TempDir()
+	now := time.Now()
+	name := prune.Name("etcd-snapshot-", now)
+	if err := os.WriteFile(filepath.Join(dir, name), []byte("precious"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res := runBackup(t, load(t, envFor(s, dir)), now)
+	if res.err == nil || !strings.Contains(res.sum.Destinations[0].Error, "already exists") {
+		t.Fatalf("err %v, summary %+v", res.err, res.sum.Destinations)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, name))
+	if string(b) != "precious" {
+		t.Fatal("existing snapshot overwritten")
+	}
+	noTemporaries(t, dir)
+}

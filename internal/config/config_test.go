@@ -1,0 +1,184 @@
+package config_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/etcd-backup/etcd-backup/internal/config"
+)
+
+// setEnv clears every ETCD_BACKUP_ variable, points the TLS files at real
+// files, then applies env.
+func setEnv(t *testing.T, env map[string]string) {
+	t.Helper()
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "ETCD_BACKUP_") {
+			t.Setenv(k, "")
+			os.Unsetenv(k)
+		}
+	}
+	dir := t.TempDir()
+	for _, name := range []string{"CACERT", "CERT", "KEY"} {
+		p := filepath.Join(dir, strings.ToLower(name)+".pem")
+		if err := os.WriteFile(p, []byte("pem"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		t.Setenv("ETCD_BACKUP_"+name, p)
+	}
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	setEnv(t, nil)
+	c, err := config.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(c.Endpoints, []string{"https://127.0.0.1:2379"}) ||
+		!reflect.DeepEqual(c.Destinations, []string{"/backup/host"}) ||
+		time.Duration(c.Retention) != 5*24*time.Hour || c.KeepMin != 3 || c.NamePrefix != "etcd-snapshot-" ||
+		time.Duration(c.DialTimeout) != 5*time.Second || time.Duration(c.SnapshotTimeout) != 30*time.Minute ||
+		c.DryRun || c.LogFormat != "json" || c.LogLevel != "info" {
+		t.Fatalf("defaults: %+v", c)
+	}
+}
+
+func TestGoodValues(t *testing.T) {
+	setEnv(t, map[string]string{
+		"ETCD_BACKUP_ENDPOINTS":    "https://10.0.0.1:2379, https://10.0.0.2:2379",
+		"ETCD_BACKUP_DESTINATIONS": "/backup/host/,/backup/pvc,s3://bucket/etcd/prod?region=eu-west-1,file:///var/backups",
+		"ETCD_BACKUP_RETENTION":    "36h",
+		"ETCD_BACKUP_KEEP_MIN":     "1",
+		"ETCD_BACKUP_DRY_RUN":      "true",
+		"ETCD_BACKUP_USERNAME":     "root",
+		"ETCD_BACKUP_PASSWORD":     "secret",
+	})
+	c, err := config.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Destinations[0] != "/backup/host" || len(c.Destinations) != 4 || time.Duration(c.Retention) != 36*time.Hour || !c.DryRun {
+		t.Fatalf("got %+v", c)
+	}
+	if c.Endpoints[1] != " https://10.0.0.2:2379" && c.Endpoints[1] != "https://10.0.0.2:2379" {
+		t.Fatalf("endpoints %q", c.Endpoints)
+	}
+}
+
+func TestBadValues(t *testing.T) {
+	cases := []struct {
+		env  map[string]string
+		want []string // every string must appear in the one-line error
+	}{
+		{map[string]string{"ETCD_BACKUP_ENDPOINTS": ""}, []string{"ETCD_BACKUP_ENDPOINTS", "accepted"}},
+		{map[string]string{"ETCD_BACKUP_ENDPOINTS": "127.0.0.1:2379"}, []string{"ETCD_BACKUP_ENDPOINTS", `"127.0.0.1:2379"`, "http(s)://host:port"}},
+		{map[string]string{"ETCD_BACKUP_ENDPOINTS": "https://127.0.0.1"}, []string{"ETCD_BACKUP_ENDPOINTS", "host:port"}},
+		{map[string]string{"ETCD_BACKUP_ENDPOINTS": "unix:///run/etcd.sock"}, []string{"ETCD_BACKUP_ENDPOINTS"}},
+		{map[string]string{"ETCD_BACKUP_ENDPOINTS": "https://a:2379,http://b:2379"}, []string{"ETCD_BACKUP_ENDPOINTS", "mixes"}},
+		{map[string]string{"ETCD_BACKUP_ENDPOINTS": "http://127.0.0.1:2379"}, []string{"ETCD_BACKUP_CACERT", "http://"}},
+		{map[string]string{"ETCD_BACKUP_CACERT": "/nonexistent/ca.crt"}, []string{"ETCD_BACKUP_CACERT", "/nonexistent/ca.crt", "no such file"}},
+		{map[string]string{"ETCD_BACKUP_CERT": "/nonexistent/c.crt"}, []string{"ETCD_BACKUP_CERT", "/nonexistent/c.crt"}},
+		{map[string]string{"ETCD_BACKUP_KEY": ""}, []string{"ETCD_BACKUP_KEY", "both CERT and KEY"}},
+		{map[string]string{"ETCD_BACKUP_CERT": ""}, []string{"ETCD_BACKUP_CERT", "both CERT and KEY"}},
+		{map[string]string{"ETCD_BACKUP_CACERT": "/"}, []string{"ETCD_BACKUP_CACERT", "directory"}},
+		{map[string]string{"ETCD_BACKUP_USERNAME": "root"}, []string{"ETCD_BACKUP_PASSWORD", "both set"}},
+		{map[string]string{"ETCD_BACKUP_PASSWORD": "hunter2"}, []string{"ETCD_BACKUP_USERNAME", "both set"}},
+		{map[string]string{"ETCD_BACKUP_DIAL_TIMEOUT": "5"}, []string{"ETCD_BACKUP_DIAL_TIMEOUT", `"5"`, "Go duration"}},
+		{map[string]string{"ETCD_BACKUP_DIAL_TIMEOUT": "-1s"}, []string{"ETCD_BACKUP_DIAL_TIMEOUT", "positive"}},
+		{map[string]string{"ETCD_BACKUP_SNAPSHOT_TIMEOUT": "0s"}, []string{"ETCD_BACKUP_SNAPSHOT_TIMEOUT", "positive"}},
+		{map[string]string{"ETCD_BACKUP_SNAPSHOT_TIMEOUT": "forever"}, []string{"ETCD_BACKUP_SNAPSHOT_TIMEOUT", "forever"}},
+		{map[string]string{"ETCD_BACKUP_DESTINATIONS": ""}, []string{"ETCD_BACKUP_DESTINATIONS", "one or more"}},
+		{map[string]string{"ETCD_BACKUP_DESTINATIONS": "backup/host"}, []string{"ETCD_BACKUP_DESTINATIONS", "absolute path"}},
+		{map[string]string{"ETCD_BACKUP_DESTINATIONS": "/"}, []string{"ETCD_BACKUP_DESTINATIONS", "root directory"}},
+		{map[string]string{"ETCD_BACKUP_DESTINATIONS": "/a,,/b"}, []string{"ETCD_BACKUP_DESTINATIONS", "empty entry"}},
+		{map[string]string{"ETCD_BACKUP_DESTINATIONS": "/a,/a/"}, []string{"ETCD_BACKUP_DESTINATIONS", "twice"}},
+		{map[string]string{"ETCD_BACKUP_DESTINATIONS": "ftp://host/dir"}, []string{"ETCD_BACKUP_DESTINATIONS", `"ftp"`, "s3://"}},
+		{map[string]string{"ETCD_BACKUP_DESTINATIONS": "s3:///prefix"}, []string{"ETCD_BACKUP_DESTINATIONS", "no bucket"}},
+		{map[string]string{"ETCD_BACKUP_DESTINATIONS": "file://relative/dir"}, []string{"ETCD_BACKUP_DESTINATIONS", "file:///absolute"}},
+		{map[string]string{"ETCD_BACKUP_RETENTION": "5 days"}, []string{"ETCD_BACKUP_RETENTION", `"5 days"`, "5d"}},
+		{map[string]string{"ETCD_BACKUP_RETENTION": "-5d"}, []string{"ETCD_BACKUP_RETENTION", "5d"}},
+		{map[string]string{"ETCD_BACKUP_RETENTION": "-1h"}, []string{"ETCD_BACKUP_RETENTION", "positive"}},
+		{map[string]string{"ETCD_BACKUP_RETENTION": "0d"}, []string{"ETCD_BACKUP_RETENTION", "positive"}},
+		{map[string]string{"ETCD_BACKUP_RETENTION": "1.5d"}, []string{"ETCD_BACKUP_RETENTION", "whole days"}},
+		{map[string]string{"ETCD_BACKUP_KEEP_MIN": "0"}, []string{"ETCD_BACKUP_KEEP_MIN", `"0"`, "at least 1"}},
+		{map[string]string{"ETCD_BACKUP_KEEP_MIN": "three"}, []string{"ETCD_BACKUP_KEEP_MIN", `"three"`, "whole number"}},
+		{map[string]string{"ETCD_BACKUP_NAME_PREFIX": ""}, []string{"ETCD_BACKUP_NAME_PREFIX", "letters"}},
+		{map[string]string{"ETCD_BACKUP_NAME_PREFIX": "../etcd-"}, []string{"ETCD_BACKUP_NAME_PREFIX", `"../etcd-"`}},
+		{map[string]string{"ETCD_BACKUP_NAME_PREFIX": "a/b-"}, []string{"ETCD_BACKUP_NAME_PREFIX"}},
+		{map[string]string{"ETCD_BACKUP_NAME_PREFIX": ".hidden-"}, []string{"ETCD_BACKUP_NAME_PREFIX"}},
+		{map[string]string{"ETCD_BACKUP_DRY_RUN": "maybe"}, []string{"ETCD_BACKUP_DRY_RUN", `"maybe"`, "true or false"}},
+		{map[string]string{"ETCD_BACKUP_LOG_FORMAT": "xml"}, []string{"ETCD_BACKUP_LOG_FORMAT", "json or text"}},
+		{map[string]string{"ETCD_BACKUP_LOG_LEVEL": "verbose"}, []string{"ETCD_BACKUP_LOG_LEVEL", "debug, info, warn or error"}},
+		{map[string]string{"ETCD_BACKUP_WORK_DIR": "tmp"}, []string{"ETCD_BACKUP_WORK_DIR", "absolute"}},
+	}
+	for _, c := range cases {
+		var name string
+		for k, v := range c.env {
+			name = strings.TrimPrefix(k, "ETCD_BACKUP_") + "=" + v
+		}
+		t.Run(name, func(t *testing.T) {
+			setEnv(t, c.env)
+			_, err := config.Load()
+			var ce *config.Error
+			if !errors.As(err, &ce) {
+				t.Fatalf("err = %v, want a configuration error", err)
+			}
+			msg := err.Error()
+			if strings.Contains(msg, "\n") {
+				t.Errorf("error is not one line: %q", msg)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("error %q does not mention %q", msg, w)
+				}
+			}
+		})
+	}
+}
+
+func TestPasswordNeverInError(t *testing.T) {
+	setEnv(t, map[string]string{"ETCD_BACKUP_PASSWORD": "hunter2-secret"})
+	_, err := config.Load()
+	if err == nil || strings.Contains(err.Error(), "hunter2-secret") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestBareNamesIgnored(t *testing.T) {
+	// envconfig would read KEY or USERNAME without the prefix if asked to.
+	setEnv(t, map[string]string{"USERNAME": "someone", "RETENTION": "1h", "KEEP_MIN": "9"})
+	c, err := config.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Username != "" || time.Duration(c.Retention) != 120*time.Hour || c.KeepMin != 3 {
+		t.Fatalf("bare variables were read: %+v", c)
+	}
+}
+
+func TestUnknownVariables(t *testing.T) {
+	got := config.Unknown([]string{"ETCD_BACKUP_RETENTON=1d", "ETCD_BACKUP_RETENTION=1d", "PATH=/bin", "ETCD_BACKUP_KEEPMIN=2"})
+	if !reflect.DeepEqual(got, []string{"ETCD_BACKUP_KEEPMIN", "ETCD_BACKUP_RETENTON"}) {
+		t.Fatalf("unknown = %v", got)
+	}
+}
+
+func TestUsageListsEveryVariable(t *testing.T) {
+	var b strings.Builder
+	config.Usage(&b)
+	for _, k := range config.Keys() {
+		if !strings.Contains(b.String(), k) {
+			t.Errorf("usage lacks %s", k)
+		}
+	}
+	if !strings.Contains(b.String(), "https://127.0.0.1:2379") || !strings.Contains(b.String(), "5d") {
+		t.Errorf("usage lacks defaults:\n%s", b.String())
+	}
+}
