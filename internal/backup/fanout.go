@@ -57,4 +57,3 @@ func (f *fanout) source() string {
 	}
 	return ""
 }
-
