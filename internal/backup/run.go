@@ -19,6 +19,7 @@ import (
 	"github.com/etcd-backup/etcd-backup/internal/config"
 	"github.com/etcd-backup/etcd-backup/internal/destination"
 	"github.com/etcd-backup/etcd-backup/internal/prune"
+	"github.com/etcd-backup/etcd-backup/internal/retry"
 	"github.com/etcd-backup/etcd-backup/internal/snapshot"
 	"github.com/etcd-backup/etcd-backup/internal/verify"
 	"github.com/etcd-backup/etcd-backup/internal/version"
@@ -157,12 +158,28 @@ func (r *run) do(ctx context.Context) error {
 		}
 	}
 	fan := &fanout{log: log, hash: stream, targets: sinks, scratch: scratch}
-	member, err := snapshot.Take(ctx, log, snapshot.Options{
+	opts := snapshot.Options{
 		Endpoints: r.cfg.Endpoints, CACert: r.cfg.CACert, Cert: r.cfg.Cert, Key: r.cfg.Key,
 		Username: r.cfg.Username, Password: r.cfg.Password,
 		DialTimeout: time.Duration(r.cfg.DialTimeout), SnapshotTimeout: time.Duration(r.cfg.SnapshotTimeout),
 		ProgressEvery: r.cfg.ProgressEvery,
-	}, fan)
+	}
+	// The snapshot timeout bounds all attempts together: a hung or flapping
+	// etcd must not hold the Job past it.
+	sctx, cancel := context.WithTimeout(ctx, opts.SnapshotTimeout)
+	defer cancel()
+	var member snapshot.Member
+	err := retry.Do(sctx, log, "snapshot", snapshotRetry, func(ctx context.Context) error {
+		if err := r.resetSinks(fan); err != nil {
+			return err
+		}
+		m, err := snapshot.Take(ctx, log, opts, fan)
+		if m.Endpoint != "" {
+			member = m
+		}
+		return err
+	})
+	stream = fan.hash
 	r.sum.Seconds[StepSnapshot] = since(t0)
 	if member.Endpoint != "" {
 		r.sum.Etcd = &member
@@ -222,7 +239,11 @@ func (r *run) do(ctx context.Context) error {
 			continue
 		}
 		t1 := time.Now()
-		if _, err := up.Upload(ctx, r.name, uploadFrom, meta); err != nil {
+		err := retry.Do(ctx, log, "upload to "+t.res.Destination, uploadRetry, func(ctx context.Context) error {
+			_, err := up.Upload(ctx, r.name, uploadFrom, meta)
+			return err
+		})
+		if err != nil {
 			log.Error("upload failed", "destination", t.res.Destination, "error", err.Error())
 			t.res.fail(StepCopy, err)
 			continue
@@ -295,6 +316,36 @@ func (r *run) prune(ctx context.Context) {
 		}
 		t.res.PrunedCount = len(t.res.Pruned)
 	}
+}
+
+// Retry bounds: a member that is restarting or a load balancer that sheds
+// load gets about half a minute; see package retry for what is transient.
+var (
+	snapshotRetry = retry.Policy{Attempts: 4, First: time.Second, Max: 8 * time.Second}
+	uploadRetry   = retry.Policy{Attempts: 3, First: 2 * time.Second, Max: 8 * time.Second}
+)
+
+// resetSinks prepares the fan-out for a (new) attempt: a fresh hash and
+// empty temporary files. A directory that failed stays out.
+func (r *run) resetSinks(f *fanout) error {
+	if f.hash.Size() == 0 {
+		return nil // first attempt
+	}
+	f.hash = verify.NewStream()
+	for _, t := range f.targets {
+		if t.writeErr != nil {
+			continue
+		}
+		if err := t.pending.Reset(); err != nil {
+			t.writeErr = err
+			t.pending.Abort()
+			t.res.fail(StepCopy, err)
+		}
+	}
+	if f.scratch != nil {
+		return f.scratch.Reset()
+	}
+	return nil
 }
 
 func (r *run) liveSinks() []*target {

@@ -55,6 +55,8 @@ type Pending interface {
 	io.Writer
 	// Path is the temporary file, readable for verification.
 	Path() string
+	// Reset empties the temporary file for another attempt.
+	Reset() error
 	// Commit fsyncs and moves the file to its final name without ever
 	// replacing an existing one.
 	Commit() error

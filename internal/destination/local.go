@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -115,6 +116,16 @@ func (p *localPending) Write(b []byte) (int, error) {
 }
 
 func (p *localPending) Path() string { return p.tmp }
+
+func (p *localPending) Reset() error {
+	if err := p.f.Truncate(0); err != nil {
+		return fmt.Errorf("emptying %s for another attempt: %w", p.tmp, err)
+	}
+	if _, err := p.f.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("emptying %s for another attempt: %w", p.tmp, err)
+	}
+	return nil
+}
 
 // Commit makes the snapshot durable before it gets its final name: data
 // fsync, no-replace rename, directory fsync. A crash at any point leaves
