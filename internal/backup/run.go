@@ -315,6 +315,32 @@ func (r *run) prune(ctx context.Context) {
 			t.res.Pruned = append(t.res.Pruned, o.Name)
 		}
 		t.res.PrunedCount = len(t.res.Pruned)
+		r.removeStale(ctx, t, now)
+	}
+}
+
+// removeStale deletes temporary files that a killed run left in a local
+// directory. Only exact temporary names of this tool qualify.
+func (r *run) removeStale(ctx context.Context, t *target, now time.Time) {
+	if _, ok := t.dest.(destination.Streamer); !ok {
+		return
+	}
+	objs, err := t.dest.List(ctx, "."+r.cfg.NamePrefix)
+	if err != nil {
+		r.d.Log.Warn("cannot list temporary files", "destination", t.res.Destination, "error", err.Error())
+		return
+	}
+	for _, o := range prune.Stale(objs, r.cfg.NamePrefix, now) {
+		if r.cfg.DryRun {
+			r.d.Log.Info("would remove a temporary file left by a killed run (dry run)", "destination", t.res.Destination, "name", o.Name)
+			continue
+		}
+		if err := t.dest.Delete(ctx, o.Name); err != nil {
+			r.d.Log.Warn("cannot remove a temporary file left by a killed run", "destination", t.res.Destination, "name", o.Name, "error", err.Error())
+			continue
+		}
+		r.d.Log.Info("removed a temporary file left by a killed run", "destination", t.res.Destination, "name", o.Name)
+		t.res.RemovedTemporaries = append(t.res.RemovedTemporaries, o.Name)
 	}
 }
 

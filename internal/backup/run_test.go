@@ -330,6 +330,8 @@ func restoreAndCompare(t *testing.T, s *etcdtest.Server, snap string) {
 func TestPrune(t *testing.T) {
 	s := server(t)
 	now := time.Now()
+	staleTemp := "." + prune.Name("etcd-snapshot-", now.Add(-4*time.Hour)) + ".partial-0123456789ab"
+	liveTemp := "." + prune.Name("etcd-snapshot-", now.Add(-time.Minute)) + ".partial-ba9876543210"
 	foreign := []string{
 		"notes.txt", "etcd-snapshot-20200101T000000Z.db.bak", "etcd-snapshot-old.db",
 		"etcd-snapshot-20200101T000000Z.db.partial-x", "other-20200101T000000Z.db",
@@ -346,6 +348,12 @@ func TestPrune(t *testing.T) {
 		}
 		if err := os.Mkdir(filepath.Join(dir, prune.Name("etcd-snapshot-", now.Add(-90*24*time.Hour))), 0o700); err != nil {
 			t.Fatal(err) // a directory with a snapshot's name: never removed
+		}
+		// temporary files: one left by a killed run, one being written now
+		for name, age := range map[string]time.Duration{staleTemp: 3 * time.Hour, liveTemp: 0} {
+			p := filepath.Join(dir, name)
+			_ = os.WriteFile(p, []byte("partial"), 0o600)
+			_ = os.Chtimes(p, now.Add(-age), now.Add(-age))
 		}
 		return dir
 	}
@@ -412,6 +420,12 @@ func TestPrune(t *testing.T) {
 			}
 			if _, err := os.Stat(filepath.Join(dir, prune.Name("etcd-snapshot-", now))); err != nil {
 				t.Errorf("new snapshot missing: %v", err)
+			}
+			if _, err := os.Stat(filepath.Join(dir, liveTemp)); err != nil {
+				t.Errorf("a temporary file being written was removed: %v", err)
+			}
+			if _, err := os.Stat(filepath.Join(dir, staleTemp)); (err == nil) != c.wantDry {
+				t.Errorf("stale temporary file: exists=%v, want %v", err == nil, c.wantDry)
 			}
 		})
 	}

@@ -59,6 +59,8 @@ type DestResult struct {
 	Seconds     float64  `json:"seconds"`
 	Pruned      []string `json:"pruned"`
 	PrunedCount int      `json:"pruned_count"`
+	// RemovedTemporaries are temporary files of runs that were killed.
+	RemovedTemporaries []string `json:"removed_temporaries,omitempty"`
 }
 
 func (d *DestResult) fail(step string, err error) {

@@ -119,8 +119,10 @@ func (c *Config) Validate() error {
 		return invalid("ENDPOINTS", "", "accepted: one or more comma-separated URLs such as https://127.0.0.1:2379")
 	}
 	secure, plain := false, false
-	for _, ep := range c.Endpoints {
-		u, err := url.Parse(strings.TrimSpace(ep))
+	for i, ep := range c.Endpoints {
+		ep = strings.TrimSpace(ep)
+		c.Endpoints[i] = ep
+		u, err := url.Parse(ep)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Hostname() == "" || u.Port() == "" || (u.Path != "" && u.Path != "/") {
 			return invalid("ENDPOINTS", strings.Join(c.Endpoints, ","), fmt.Sprintf("%q is not a client URL; accepted: http(s)://host:port, comma-separated", ep))
 		}

@@ -67,7 +67,7 @@ func TestGoodValues(t *testing.T) {
 	if c.Destinations[0] != "/backup/host" || len(c.Destinations) != 4 || time.Duration(c.Retention) != 36*time.Hour || !c.DryRun {
 		t.Fatalf("got %+v", c)
 	}
-	if c.Endpoints[1] != " https://10.0.0.2:2379" && c.Endpoints[1] != "https://10.0.0.2:2379" {
+	if c.Endpoints[1] != "https://10.0.0.2:2379" {
 		t.Fatalf("endpoints %q", c.Endpoints)
 	}
 }

@@ -78,3 +78,23 @@ func Select(objs []destination.Object, p Policy, now time.Time) []destination.Ob
 	}
 	return out
 }
+
+// StaleAfter is how long a temporary file must have gone unmodified before it
+// counts as left behind by a run that was killed (SIGKILL, OOM, node crash).
+// A live run writes to its temporary file continuously and commits it within
+// minutes of the last write.
+const StaleAfter = time.Hour
+
+// Stale returns this tool's own temporary files (".<snapshot name>.partial-<hex>")
+// that have not been modified for StaleAfter.
+func Stale(objs []destination.Object, prefix string, now time.Time) []destination.Object {
+	re := regexp.MustCompile(`^\.` + regexp.QuoteMeta(prefix) + `[0-9]{8}T[0-9]{6}Z` + regexp.QuoteMeta(Suffix) +
+		regexp.QuoteMeta(destination.TempMarker) + `[0-9a-f]{12}$`)
+	var out []destination.Object
+	for _, o := range objs {
+		if re.MatchString(o.Name) && now.Sub(o.ModTime) > StaleAfter {
+			out = append(out, o)
+		}
+	}
+	return out
+}

@@ -140,3 +140,27 @@ func TestNameMatchesOwnPattern(t *testing.T) {
 		t.Fatal("prefix dot matched any character")
 	}
 }
+
+func TestStale(t *testing.T) {
+	tmp := "." + prune.Name(prefix, now.Add(-3*time.Hour)) + ".partial-0123456789ab"
+	cases := []struct {
+		name  string
+		obj   destination.Object
+		stale bool
+	}{
+		{"own temporary, untouched for 2h", destination.Object{Name: tmp, ModTime: now.Add(-2 * time.Hour)}, true},
+		{"own temporary, written a minute ago", destination.Object{Name: tmp, ModTime: now.Add(-time.Minute)}, false},
+		{"finished snapshot", snap(30), false},
+		{"other suffix", destination.Object{Name: tmp + "x", ModTime: now.Add(-48 * time.Hour)}, false},
+		{"no dot", destination.Object{Name: tmp[1:], ModTime: now.Add(-48 * time.Hour)}, false},
+		{"other prefix", destination.Object{Name: ".other-20261123T170000Z.db.partial-0123456789ab", ModTime: now.Add(-48 * time.Hour)}, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := prune.Stale([]destination.Object{c.obj}, prefix, now)
+			if (len(got) == 1) != c.stale {
+				t.Fatalf("stale = %v, want %v", len(got) == 1, c.stale)
+			}
+		})
+	}
+}

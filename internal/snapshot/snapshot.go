@@ -67,7 +67,7 @@ func TLSConfig(o Options, secure bool) (*tls.Config, error) {
 // Take connects to the first healthy endpoint, in the order given, and
 // streams its snapshot into w. It returns the member it used.
 func Take(ctx context.Context, log *slog.Logger, o Options, w io.Writer) (Member, error) {
-	secure := len(o.Endpoints) > 0 && len(o.Endpoints[0]) > 8 && o.Endpoints[0][:8] == "https://"
+	secure := len(o.Endpoints) > 0 && strings.HasPrefix(o.Endpoints[0], "https://")
 	tlsCfg, err := TLSConfig(o, secure)
 	if err != nil {
 		return Member{}, err
