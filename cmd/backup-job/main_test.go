@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -97,5 +98,23 @@ func TestVerifyCommand(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	if code := run([]string{"verify", f}, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "sha256 trailer") {
 		t.Fatalf("exit %d stderr %q", code, stderr.String())
+	}
+}
+
+// TestNoServerInBinary keeps the etcd server, and the Helm and Kubernetes
+// libraries, out of the binary: they are for tests only.
+func TestNoServerInBinary(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	deps := string(out)
+	if !strings.Contains(deps, "go.etcd.io/etcd/client/v3\n") || !strings.Contains(deps, "go.etcd.io/bbolt\n") {
+		t.Fatalf("dependency list looks wrong:\n%s", deps)
+	}
+	for _, banned := range []string{"go.etcd.io/etcd/server/v3", "go.etcd.io/etcd/etcdutl", "helm.sh/", "k8s.io/", "internal/etcdtest"} {
+		if strings.Contains(deps, banned) {
+			t.Errorf("the binary links %s", banned)
+		}
 	}
 }
