@@ -8,8 +8,12 @@ COMMIT      := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 GOOS        ?= $(shell go env GOOS)
 GOARCH      ?= $(shell go env GOARCH)
 TOOLS_DIR   := $(CURDIR)/.tools
+# grpcnotrace drops golang.org/x/net/trace (its templates defeat dead-code
+# elimination); disable_grpc_modules drops the GCS client's gRPC direct path.
+# GCS over HTTP, S3 and Azure are unaffected. Together: 50 MB -> 26 MB.
+GO_TAGS     := grpcnotrace disable_grpc_modules
 LDFLAGS     := -s -w -X $(MODULE)/internal/version.Version=$(VERSION) -X $(MODULE)/internal/version.Commit=$(COMMIT)
-GO_BUILD    := CGO_ENABLED=0 GOOS=$(GOOS) GOARCH=$(GOARCH) go build -trimpath -ldflags '$(LDFLAGS)'
+GO_BUILD    := CGO_ENABLED=0 GOOS=$(GOOS) GOARCH=$(GOARCH) go build -trimpath -tags '$(GO_TAGS)' -ldflags '$(LDFLAGS)'
 
 export TOOLS_DIR
 
@@ -24,7 +28,7 @@ build:
 ## bin/$(GOOS)_$(GOARCH)/backup-job: per-platform binaries for the image.
 bin/%/backup-job: FORCE
 	CGO_ENABLED=0 GOOS=$(word 1,$(subst _, ,$*)) GOARCH=$(word 2,$(subst _, ,$*)) \
-		go build -trimpath -ldflags '$(LDFLAGS)' -o $@ ./cmd/backup-job
+		go build -trimpath -tags '$(GO_TAGS)' -ldflags '$(LDFLAGS)' -o $@ ./cmd/backup-job
 FORCE:
 
 ## test: every test (unit, real etcd, chart, object storage servers).
@@ -38,6 +42,13 @@ lint:
 ## demo: a local TLS etcd (embedded), seeded, backed up by bin/backup-job into ./demo-backups.
 demo: build
 	go run ./cmd/demo-etcd -- bin/backup-job
+
+## bench: bin/backup-job against `etcdctl snapshot save` and the usual recipe on a real etcd
+## filled to BENCH_SIZE (default 1GiB), BENCH_ROUNDS rounds (default 5); see ci/bench.sh.
+BENCH_SIZE   ?= 1GiB
+BENCH_ROUNDS ?= 5
+bench: build
+	BENCH_SIZE=$(BENCH_SIZE) BENCH_ROUNDS=$(BENCH_ROUNDS) ci/bench.sh
 
 ## chart-test: the chart tests alone (render with the Helm SDK, strict decoding, golden files).
 chart-test:

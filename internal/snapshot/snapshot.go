@@ -111,9 +111,11 @@ func connect(ctx context.Context, o Options, ep string, tlsCfg *tls.Config) (*cl
 		Password:    o.Password,
 		Context:     ctx,
 		Logger:      zap.NewNop(),
-		// Fail the dial at once on a TLS or connection error instead of
-		// retrying until the timeout, so the first error is the one reported.
-		DialOptions: []grpc.DialOption{grpc.WithBlock(), grpc.WithReturnConnectionError()}, //nolint:staticcheck // the client's own dialer honours these
+		// Block the dial until connected and report the connection error, not
+		// just "deadline exceeded": clientv3 still dials with grpc.DialContext,
+		// which honours both (deprecated only for grpc.NewClient).
+		//lint:ignore SA1019 see above
+		DialOptions: []grpc.DialOption{grpc.WithBlock(), grpc.WithReturnConnectionError()},
 	})
 	if err != nil {
 		return nil, Member{}, fmt.Errorf("connecting: %w", err)
