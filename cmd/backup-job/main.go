@@ -18,6 +18,7 @@ import (
 
 	"github.com/etcd-backup/etcd-backup/internal/backup"
 	"github.com/etcd-backup/etcd-backup/internal/config"
+	"github.com/etcd-backup/etcd-backup/internal/destination"
 	"github.com/etcd-backup/etcd-backup/internal/verify"
 	"github.com/etcd-backup/etcd-backup/internal/version"
 )
@@ -65,8 +66,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	shown := make([]string, len(cfg.Destinations))
+	for i, d := range cfg.Destinations {
+		shown[i] = destination.Redact(d)
+	}
 	log.Info("backup starting", "version", version.Version, "endpoints", cfg.Endpoints,
-		"destinations", cfg.Destinations, "retention", cfg.Retention.String(), "keep_min", cfg.KeepMin, "dry_run", cfg.DryRun)
+		"destinations", shown, "retention", cfg.Retention.String(), "keep_min", cfg.KeepMin, "dry_run", cfg.DryRun)
 	_, err = backup.Run(ctx, cfg, backup.Deps{Log: log, Stdout: stdout, TerminationLog: "/dev/termination-log"})
 	if err != nil {
 		log.Error("backup failed", "error", err.Error())

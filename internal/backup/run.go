@@ -105,11 +105,11 @@ func (r *run) do(ctx context.Context) error {
 	log := r.d.Log
 	defer r.closeAll()
 	for _, spec := range r.cfg.Destinations {
-		t := &target{res: &DestResult{Destination: spec, Status: StatusOK, Pruned: []string{}}}
+		t := &target{res: &DestResult{Destination: destination.Redact(spec), Status: StatusOK, Pruned: []string{}}}
 		r.targets = append(r.targets, t)
 		dest, err := destination.Open(ctx, spec)
 		if err != nil {
-			log.Error("destination not usable", "destination", spec, "error", err.Error())
+			log.Error("destination not usable", "destination", t.res.Destination, "error", err.Error())
 			t.res.fail(StepCopy, err)
 			continue
 		}

@@ -31,15 +31,19 @@ import (
 )
 
 var (
-	srvOnce sync.Once
-	srv     *etcdtest.Server
-	srvErr  error
-	srvDir  string
+	cleanups []func()
+	srvOnce  sync.Once
+	srv      *etcdtest.Server
+	srvErr   error
+	srvDir   string
 )
 
 func TestMain(m *testing.M) {
 	verify.RunChild()
 	code := m.Run()
+	for _, c := range cleanups {
+		c()
+	}
 	if srv != nil {
 		srv.Close()
 		os.RemoveAll(srvDir)

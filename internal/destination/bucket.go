@@ -1,0 +1,547 @@
+package destination
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"gocloud.dev/blob"
+	"gocloud.dev/blob/azureblob"
+	_ "gocloud.dev/blob/fileblob"
+	_ "gocloud.dev/blob/gcsblob"
+	_ "gocloud.dev/blob/memblob"
+	_ "gocloud.dev/blob/s3blob"
+	"gocloud.dev/gcerrors"
+	"gocloud.dev/gcp"
+)
+
+// Upload tuning. Every driver holds the parts it is sending in memory: the S3
+// transfer manager keeps concurrency+1 part buffers plus its first 16 MiB
+// read, Azure concurrency blocks, GCS one chunk. 8 MiB parts with 4 in flight
+// bound that at about 56 MiB for S3 (a 1 GiB upload raised the peak RSS of
+// the process by 58 MiB) and less for the others, which fits the small
+// memory limit a backup Job runs under, while four requests in flight keep a
+// link to a cloud store busy. Larger parts only cost memory: on loopback 16
+// MiB parts were no faster. The part size grows only when a file would need
+// more than S3's 10,000 parts (above 78 GiB).
+const (
+	uploadPartSize    = 8 << 20
+	uploadConcurrency = 4
+	uploadMaxParts    = 10000
+)
+
+// redacted replaces whatever is not safe to show.
+const redacted = "REDACTED"
+
+// bucketSchemes are the blob URL schemes a destination may use, with the
+// query parameters each accepts (gocloud.dev v0.47 names). A parameter not
+// listed is refused before anything is opened, so that a typo or a secret
+// pasted into the URL is reported by name and never sent anywhere.
+var bucketSchemes = map[string][]string{
+	"s3": {"region", "endpoint", "use_path_style", "s3ForcePathStyle", "disable_https", "hostname_immutable",
+		"profile", "role", "anonymous", "dualstack", "fips", "accelerate", "rate_limiter_capacity",
+		"ssetype", "kmskeyid", "request_checksum_calculation", "response_checksum_validation", "prefix"},
+	"gs":     {"anonymous", "universe_domain", "grpc", "zonal", "prefix"},
+	"azblob": {"domain", "protocol", "cdn", "localemu", "storage_account", "prefix"},
+	"file":   {"create_dir", "dir_file_mode", "no_tmp_dir", "metadata", "prefix"},
+	"mem":    {"prefix"},
+}
+
+// shownParams are the query parameters whose values Redact keeps: they say
+// where the bucket is and how to reach it, never who may write to it. Any
+// other value (key IDs, role ARNs, anything unknown) is replaced.
+var shownParams = map[string]bool{
+	"region": true, "endpoint": true, "use_path_style": true, "s3ForcePathStyle": true, "disable_https": true,
+	"hostname_immutable": true, "profile": true, "anonymous": true, "dualstack": true, "fips": true,
+	"accelerate": true, "rate_limiter_capacity": true, "ssetype": true, "request_checksum_calculation": true,
+	"response_checksum_validation": true, "prefix": true, "universe_domain": true, "grpc": true, "zonal": true,
+	"domain": true, "protocol": true, "cdn": true, "localemu": true, "storage_account": true,
+	"create_dir": true, "dir_file_mode": true, "no_tmp_dir": true, "metadata": true,
+}
+
+// azureServiceParams change the Azure service endpoint.
+var azureServiceParams = []string{"domain", "protocol", "cdn", "localemu", "storage_account"}
+
+// Bucket is an object storage destination: a bucket (or container), or a
+// key prefix inside one, opened through gocloud.dev/blob.
+type Bucket struct {
+	spec    string // as configured; shown only through Redact
+	secrets []string
+	bucket  *blob.Bucket
+}
+
+var _ Uploader = (*Bucket)(nil)
+
+// OpenBucket opens a blob URL:
+//
+//	s3://bucket/some/prefix?region=eu-west-1
+//	s3://bucket/prefix?endpoint=https://minio.example:9000&use_path_style=true&region=us-east-1
+//	gs://bucket/prefix
+//	azblob://container/prefix
+//	file:///abs/dir
+//	mem://
+//
+// For s3, gs, azblob and mem the path after the bucket is a key prefix
+// inside it, taken as a directory (objects are named prefix/<name>); the
+// prefix= parameter gives a literal key prefix instead. For file the path is
+// the directory, created 0700 when missing. Credentials come only from where
+// each SDK looks for them (environment, mounted files, workload identity);
+// a URL holding credentials is refused. Errors name what was wrong but not
+// the URL itself: callers show it with Redact.
+func OpenBucket(ctx context.Context, spec string) (*Bucket, error) {
+	u, prefix, err := parseBucketURL(spec)
+	if err != nil {
+		return nil, err
+	}
+	b := &Bucket{spec: spec, secrets: secretsIn(spec)}
+	bucket, err := openBlobURL(ctx, u)
+	if err != nil {
+		return nil, b.scrub(err)
+	}
+	if prefix != "" {
+		bucket = blob.PrefixedBucket(bucket, prefix)
+	}
+	b.bucket = bucket
+	return b, nil
+}
+
+// parseBucketURL checks spec and returns the URL to hand to gocloud (prefix
+// removed) and the key prefix.
+func parseBucketURL(spec string) (*url.URL, string, error) {
+	u, err := url.Parse(spec)
+	if err != nil {
+		// url.Error repeats the URL and its detail may quote part of it,
+		// which could be a secret: say only what is expected.
+		return nil, "", errors.New("not a valid URL: expected scheme://bucket/prefix?parameters, e.g. s3://my-bucket/etcd?region=eu-west-1")
+	}
+	accepted, ok := bucketSchemes[u.Scheme]
+	if !ok || u.Opaque != "" {
+		what := fmt.Sprintf("unsupported scheme %q", u.Scheme)
+		if u.Scheme == "" {
+			what = "neither an absolute path nor a URL"
+		} else if ok {
+			what = fmt.Sprintf("%s: URL without //", u.Scheme)
+		}
+		return nil, "", fmt.Errorf("%s: accepted are absolute directory paths and the URL schemes %s", what, schemeList())
+	}
+	if u.User != nil {
+		return nil, "", errors.New("credentials in the URL are not accepted: give them where the storage SDK reads them (environment, mounted credential files, workload identity)")
+	}
+	if u.Fragment != "" || strings.Contains(spec, "#") {
+		return nil, "", errors.New("a #fragment is not accepted in a destination URL")
+	}
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return nil, "", errors.New("the query is not valid: expected name=value parameters separated by &")
+	}
+	for k := range q {
+		if !slices.Contains(accepted, k) {
+			return nil, "", fmt.Errorf("unknown query parameter %q for %s:// URLs: accepted are %s", k, u.Scheme, strings.Join(accepted, ", "))
+		}
+		if len(q[k]) > 1 {
+			return nil, "", fmt.Errorf("query parameter %q is given more than once", k)
+		}
+	}
+	if ep := q.Get("endpoint"); ep != "" {
+		if eu, err := url.Parse(ep); err != nil || eu.User != nil || eu.Scheme == "" || eu.Host == "" {
+			return nil, "", errors.New("endpoint must be a URL such as https://s3.example.com:9000, without credentials")
+		}
+	}
+	if u.Scheme == "azblob" && os.Getenv("AZURE_STORAGE_SAS_TOKEN") != "" {
+		// The SAS token travels with every request to the service URL;
+		// it must not be sent to an endpoint the URL names.
+		for _, k := range azureServiceParams {
+			if q.Has(k) {
+				return nil, "", fmt.Errorf("query parameter %q cannot change the Azure service endpoint while AZURE_STORAGE_SAS_TOKEN is set", k)
+			}
+		}
+	}
+
+	prefix := q.Get("prefix")
+	q.Del("prefix")
+	g := &url.URL{Scheme: u.Scheme, Host: u.Host}
+	if u.Scheme == "file" {
+		if (u.Host != "" && u.Host != "localhost") || !strings.HasPrefix(u.Path, "/") {
+			return nil, "", errors.New("a file:// URL names an absolute directory: file:///path/to/dir")
+		}
+		g.Path = u.Path
+		setDefault(q, "create_dir", "true")
+		setDefault(q, "dir_file_mode", "0700")
+		// Temporary files next to the final name: the rename stays on one
+		// filesystem and nothing is written outside the directory.
+		setDefault(q, "no_tmp_dir", "true")
+	} else {
+		if u.Host == "" && u.Scheme != "mem" {
+			return nil, "", fmt.Errorf("bucket name missing: expected %s://bucket/prefix", u.Scheme)
+		}
+		if p := strings.Trim(u.Path, "/"); p != "" {
+			if prefix != "" {
+				return nil, "", errors.New("key prefix given twice: use either the path (bucket/prefix) or prefix=, not both")
+			}
+			for seg := range strings.SplitSeq(p, "/") {
+				if seg == "" || seg == "." || seg == ".." {
+					return nil, "", fmt.Errorf("key prefix %q has an empty, . or .. segment", p)
+				}
+			}
+			prefix = p + "/"
+		}
+	}
+	g.RawQuery = q.Encode()
+	return g, prefix, nil
+}
+
+func setDefault(q url.Values, k, v string) {
+	if !q.Has(k) {
+		q.Set(k, v)
+	}
+}
+
+func schemeList() string {
+	var s []string
+	for k := range bucketSchemes {
+		s = append(s, k+"://")
+	}
+	slices.Sort(s)
+	return strings.Join(s, ", ")
+}
+
+func openBlobURL(ctx context.Context, u *url.URL) (*blob.Bucket, error) {
+	switch u.Scheme {
+	case "azblob":
+		// gocloud's default azblob opener reads the AZURE_STORAGE_*
+		// variables once per process; this one reads them at every open.
+		o := &azureblob.URLOpener{
+			MakeClient:        azureblob.NewDefaultClient,
+			ServiceURLOptions: *azureblob.NewDefaultServiceURLOptions(),
+		}
+		return o.OpenBucketURL(ctx, u)
+	case "gs":
+		// Without credentials gocloud's opener prints a warning on stdout,
+		// which carries the run summary, and goes on to fail later with a
+		// less clear error. Look for them first, the same way it does.
+		if os.Getenv("STORAGE_EMULATOR_HOST") == "" && os.Getenv("STORAGE_EMULATOR_HOST_GRPC") == "" && u.Query().Get("anonymous") != "true" {
+			if _, err := gcp.DefaultCredentials(ctx); err != nil {
+				return nil, fmt.Errorf("no Google Cloud credentials found (GOOGLE_APPLICATION_CREDENTIALS, the gcloud default credentials file, or workload identity): %w", err)
+			}
+		}
+	}
+	return blob.DefaultURLMux().OpenBucketURL(ctx, u)
+}
+
+// Redact returns spec as it is safe to show: without user information or
+// fragment, and with every query value that could identify or hold a
+// credential replaced by REDACTED. A plain path comes back unchanged.
+func Redact(spec string) string {
+	u, err := url.Parse(spec)
+	if err != nil {
+		if scheme, _, ok := strings.Cut(spec, "://"); ok && isSchemeName(scheme) {
+			return scheme + "://" + redacted
+		}
+		return redacted
+	}
+	u.User = nil
+	u.Fragment, u.RawFragment = "", ""
+	if u.Opaque != "" {
+		u.Opaque = redacted
+	}
+	if u.RawQuery != "" {
+		q := u.Query()
+		for k, vs := range q {
+			for i, v := range vs {
+				switch {
+				case !shownParams[k]:
+					vs[i] = redacted
+				case k == "endpoint":
+					if eu, err := url.Parse(v); err != nil {
+						vs[i] = redacted
+					} else if eu.User != nil {
+						eu.User = nil
+						vs[i] = eu.String()
+					}
+				}
+			}
+		}
+		u.RawQuery = q.Encode()
+	}
+	shown := u.String()
+	if u.Host == "" && u.Path == "" && u.Opaque == "" && strings.HasPrefix(spec, u.Scheme+"://") {
+		// url.URL drops the // of an empty authority: keep mem:// as given.
+		shown = u.Scheme + "://" + strings.TrimPrefix(shown, u.Scheme+":")
+	}
+	return shown
+}
+
+func isSchemeName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// secretsIn lists the parts of spec that Redact hides, so that they can be
+// cut out of error messages that quote them.
+func secretsIn(spec string) []string {
+	u, err := url.Parse(spec)
+	if err != nil {
+		return nil
+	}
+	var s []string
+	if u.User != nil {
+		s = append(s, u.User.Username())
+		if p, ok := u.User.Password(); ok {
+			s = append(s, p)
+		}
+	}
+	for k, vs := range u.Query() {
+		if !shownParams[k] {
+			s = append(s, vs...)
+		}
+	}
+	var out []string
+	for _, v := range s {
+		// Very short values would cut ordinary words out of messages.
+		if len(v) >= 4 {
+			out = append(out, v, url.QueryEscape(v), url.PathEscape(v))
+		}
+	}
+	return out
+}
+
+// scrub returns err with the URL and any hidden value in its text replaced;
+// errors.Is and errors.As still see the original.
+func (b *Bucket) scrub(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	clean := msg
+	if b.spec != "" {
+		clean = strings.ReplaceAll(clean, b.spec, Redact(b.spec))
+	}
+	for _, s := range b.secrets {
+		clean = strings.ReplaceAll(clean, s, redacted)
+	}
+	if clean == msg {
+		return err
+	}
+	return &redactedError{msg: clean, err: err}
+}
+
+// explain scrubs err and says what a refusal by the service means; the
+// services' own texts for it ("Forbidden") do not name a cause.
+func (b *Bucket) explain(err error) error {
+	err = b.scrub(err)
+	if gcerrors.Code(err) == gcerrors.PermissionDenied {
+		return fmt.Errorf("access denied: check the credentials and their permissions on the bucket: %w", err)
+	}
+	return err
+}
+
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
+
+// String names the bucket without credentials.
+func (b *Bucket) String() string { return Redact(b.spec) }
+
+// Upload copies the file at path to the object name. It streams the file
+// (memory use is bounded by the part size and concurrency above), refuses to
+// replace an existing object, and leaves no object under name unless the
+// whole file arrived: a failed upload is aborted by cancelling its context
+// before the writer is closed, which makes every driver drop what it sent.
+// The object's size is checked after the upload.
+func (b *Bucket) Upload(ctx context.Context, name, path string, meta Metadata) (Object, error) {
+	obj, err := b.uploadFile(ctx, name, path, meta)
+	if err != nil {
+		return Object{}, fmt.Errorf("uploading %s to %s: %w", name, b, b.explain(err))
+	}
+	return obj, nil
+}
+
+func (b *Bucket) uploadFile(ctx context.Context, name, path string, meta Metadata) (Object, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Object{}, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return Object{}, err
+	}
+	return b.upload(ctx, name, f, st.Size(), path, meta, true)
+}
+
+// upload sends size bytes from r (read from source, for errors) to name.
+// checkFirst=false leaves the protection against replacing an object to the
+// storage service alone.
+func (b *Bucket) upload(ctx context.Context, name string, r io.Reader, size int64, source string, meta Metadata, checkFirst bool) (Object, error) {
+	if checkFirst {
+		// The conditional write below is what makes this safe; asking first
+		// gives a clear error, also from stores that ignore the condition.
+		exists, err := b.bucket.Exists(ctx, name)
+		if err != nil {
+			return Object{}, fmt.Errorf("checking whether %s exists: %w", name, err)
+		}
+		if exists {
+			return Object{}, fmt.Errorf("%w: an object named %s is there already and is never replaced", fs.ErrExist, name)
+		}
+	}
+
+	partSize := int64(uploadPartSize)
+	if need := (size + uploadMaxParts - 1) / uploadMaxParts; need > partSize {
+		partSize = (need + 1<<20 - 1) &^ (1<<20 - 1) // whole MiB
+	}
+	slog.DebugContext(ctx, "uploading", "destination", b.String(), "name", name, "bytes", size,
+		"part_bytes", partSize, "concurrency", uploadConcurrency)
+	start := time.Now()
+
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// Bucket.Upload hands the reader to the driver's own streaming upload
+	// where it has one (S3, Azure; gocloud v0.47's Azure writer panics when
+	// Close follows a failed Write), else copies it through the writer. Either
+	// way Close comes right after the last read, so a failed read must cancel
+	// the upload before it returns: see abortingReader.
+	err := b.bucket.Upload(wctx, name, &abortingReader{r: r, want: size, cancel: cancel, source: source}, &blob.WriterOptions{
+		BufferSize:     int(partSize),
+		MaxConcurrency: uploadConcurrency,
+		ContentType:    "application/octet-stream",
+		Metadata:       objectMetadata(meta),
+		IfNotExist:     true,
+		BeforeWrite:    privateFile,
+	})
+	if err != nil {
+		if gcerrors.Code(err) == gcerrors.FailedPrecondition {
+			return Object{}, fmt.Errorf("%w: an object named %s appeared during the upload and was not replaced: %w", fs.ErrExist, name, err)
+		}
+		return Object{}, err
+	}
+
+	attrs, err := b.bucket.Attributes(ctx, name)
+	if err != nil {
+		return Object{}, fmt.Errorf("checking the uploaded object: %w", err)
+	}
+	if attrs.Size != size {
+		derr := b.bucket.Delete(ctx, name)
+		if derr != nil {
+			return Object{}, fmt.Errorf("the uploaded object has %d bytes, the file %d, and removing it failed: %w", attrs.Size, size, derr)
+		}
+		return Object{}, fmt.Errorf("the uploaded object had %d bytes, the file %d; removed it", attrs.Size, size)
+	}
+	secs := time.Since(start).Seconds()
+	slog.DebugContext(ctx, "uploaded", "destination", b.String(), "name", name, "bytes", size,
+		"seconds", secs, "mib_per_second", float64(size)/(1<<20)/max(secs, 1e-9))
+	return Object{Name: name, ModTime: attrs.ModTime, Size: attrs.Size}, nil
+}
+
+// objectMetadata is what travels with the object; empty values are left
+// out, since not every store takes an empty metadata value.
+func objectMetadata(meta Metadata) map[string]string {
+	md := map[string]string{}
+	for k, v := range map[string]string{
+		"sha256":       meta.SHA256,
+		"revision":     strconv.FormatInt(meta.Revision, 10),
+		"etcd-version": meta.EtcdVersion,
+		"tool-version": meta.ToolVersion,
+	} {
+		if v != "" {
+			md[k] = v
+		}
+	}
+	return md
+}
+
+// abortingReader reads the file being uploaded. On a read error, or when
+// the file ends at another size than it had at the start, it cancels the
+// upload's context before reporting the error, so that the writer's Close
+// aborts instead of completing an object from a partial file.
+type abortingReader struct {
+	r      io.Reader
+	n      int64
+	want   int64
+	cancel context.CancelFunc
+	source string
+}
+
+func (a *abortingReader) Read(p []byte) (int, error) {
+	n, err := a.r.Read(p)
+	a.n += int64(n)
+	switch {
+	case err == nil && a.n > a.want:
+		err = fmt.Errorf("%s grew during the upload: more than %d bytes", a.source, a.want)
+	case errors.Is(err, io.EOF) && a.n != a.want:
+		err = fmt.Errorf("%s changed during the upload: read %d bytes, expected %d", a.source, a.n, a.want)
+	case errors.Is(err, io.EOF):
+		return n, err
+	case err != nil:
+		err = fmt.Errorf("reading %s: %w", a.source, err)
+	default:
+		return n, nil
+	}
+	a.cancel()
+	return n, err
+}
+
+// privateFile makes a file:// object readable by its owner only: a snapshot
+// holds every Secret of the cluster. Other drivers have no file to change.
+func privateFile(as func(any) bool) error {
+	var f *os.File
+	if as(&f) {
+		return f.Chmod(0o600)
+	}
+	return nil
+}
+
+// List returns the objects directly under the bucket's prefix whose names
+// start with prefix, with the modification times the store reports.
+func (b *Bucket) List(ctx context.Context, prefix string) ([]Object, error) {
+	var out []Object
+	it := b.bucket.List(&blob.ListOptions{Prefix: prefix, Delimiter: "/"})
+	for {
+		o, err := it.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("listing %s: %w", b, b.explain(err))
+		}
+		if o.IsDir {
+			continue
+		}
+		out = append(out, Object{Name: o.Key, ModTime: o.ModTime, Size: o.Size})
+	}
+}
+
+// Delete removes one object.
+func (b *Bucket) Delete(ctx context.Context, name string) error {
+	if err := b.bucket.Delete(ctx, name); err != nil {
+		return fmt.Errorf("deleting %s from %s: %w", name, b, b.explain(err))
+	}
+	return nil
+}
+
+// Close releases the bucket's clients.
+func (b *Bucket) Close() error {
+	if err := b.bucket.Close(); err != nil {
+		return fmt.Errorf("closing %s: %w", b, b.scrub(err))
+	}
+	return nil
+}
