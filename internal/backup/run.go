@@ -69,6 +69,10 @@ func Run(ctx context.Context, cfg config.Config, d Deps) (Summary, error) {
 		if sum.Error == "" {
 			sum.Error = err.Error()
 		}
+		if errors.Is(ctx.Err(), context.Canceled) {
+			// SIGTERM (activeDeadlineSeconds, a deleted Job) or SIGINT
+			sum.Error = "interrupted by a signal: " + sum.Error
+		}
 	}
 	for _, t := range r.targets {
 		sum.Destinations = append(sum.Destinations, *t.res)

@@ -600,3 +600,37 @@ func TestEtcdComesUpLate(t *testing.T) {
 		t.Errorf("no retry logged:\n%s", res.logs)
 	}
 }
+
+// TestInterrupted: SIGTERM in the middle of the stream (the run's context is
+// cancelled) leaves nothing behind and says so.
+func TestInterrupted(t *testing.T) {
+	s := bigServer(t)
+	dir := t.TempDir()
+	oldSnapshots(t, dir, time.Now(), 10, 20, 30, 40)
+	before := listing(t, dir)
+	cfg := load(t, envFor(s, dir))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		for ctx.Err() == nil {
+			entries, _ := os.ReadDir(dir)
+			for _, e := range entries {
+				if info, err := e.Info(); err == nil && strings.Contains(e.Name(), ".partial-") && info.Size() > 4<<20 {
+					cancel()
+				}
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	var out, logs bytes.Buffer
+	sum, err := backup.Run(ctx, cfg, backup.Deps{Log: slog.New(slog.NewJSONHandler(&logs, nil)), Stdout: &out})
+	if err == nil {
+		t.Fatal("run succeeded although interrupted")
+	}
+	if sum.FailedStep != "snapshot" || !strings.HasPrefix(sum.Error, "interrupted by a signal") {
+		t.Errorf("summary: step %q error %q", sum.FailedStep, sum.Error)
+	}
+	if after := listing(t, dir); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Errorf("directory changed:\nbefore %v\nafter  %v", before, after)
+	}
+}
