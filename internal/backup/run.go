@@ -11,10 +11,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"strconv"
 	"time"
+
+	"gocloud.dev/gcerrors"
 
 	"github.com/etcd-backup/etcd-backup/internal/config"
 	"github.com/etcd-backup/etcd-backup/internal/destination"
@@ -75,6 +78,10 @@ func Run(ctx context.Context, cfg config.Config, d Deps) (Summary, error) {
 		}
 	}
 	for _, t := range r.targets {
+		if sum.Snapshot == nil && t.res.Status == StatusOK {
+			// nothing was written there: the run failed before the copy
+			t.res.Status = StatusSkipped
+		}
 		sum.Destinations = append(sum.Destinations, *t.res)
 	}
 	if sum.Destinations == nil {
@@ -311,6 +318,11 @@ func (r *run) prune(ctx context.Context) {
 				continue
 			}
 			if err := t.dest.Delete(ctx, o.Name); err != nil {
+				if errors.Is(err, fs.ErrNotExist) || gcerrors.Code(err) == gcerrors.NotFound {
+					// another run (concurrencyPolicy: Allow) pruned it first
+					log.Info("already gone", "destination", t.res.Destination, "name", o.Name)
+					continue
+				}
 				log.Error("prune failed", "destination", t.res.Destination, "name", o.Name, "error", err.Error())
 				t.res.fail(StepPrune, err)
 				break

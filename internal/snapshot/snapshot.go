@@ -5,12 +5,15 @@ package snapshot
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -56,6 +59,11 @@ func TLSConfig(o Options, secure bool) (*tls.Config, error) {
 	}
 	if o.Cert == "" {
 		info.CertFile, info.KeyFile = "", ""
+	}
+	if o.Cert != "" {
+		if err := checkValidity(o.Cert, time.Now()); err != nil {
+			return nil, err
+		}
 	}
 	cfg, err := info.ClientConfig()
 	if err != nil {
@@ -218,6 +226,31 @@ func probeTLS(ctx context.Context, ep string, cfg *tls.Config, timeout time.Dura
 	var alert tls.AlertError
 	if errors.As(err, &alert) || (err != nil && strings.Contains(err.Error(), "remote error")) {
 		return fmt.Errorf("the server refused the client certificate ETCD_BACKUP_CERT: %w", err)
+	}
+	return nil
+}
+
+// checkValidity reads the client certificate and refuses one outside its
+// validity period before any connection: the server's TLS alert says
+// "expired" in both directions, and an operator needs the dates.
+func checkValidity(path string, now time.Time) error {
+	pemBytes, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("reading client certificate ETCD_BACKUP_CERT=%s: %w", path, err)
+	}
+	block, _ := pem.Decode(pemBytes)
+	if block == nil || block.Type != "CERTIFICATE" {
+		return fmt.Errorf("client certificate ETCD_BACKUP_CERT=%s holds no PEM CERTIFICATE block", path)
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return fmt.Errorf("parsing client certificate ETCD_BACKUP_CERT=%s: %w", path, err)
+	}
+	switch {
+	case now.Before(cert.NotBefore):
+		return fmt.Errorf("client certificate ETCD_BACKUP_CERT=%s is not yet valid: valid from %s (x509: certificate not yet valid)", path, cert.NotBefore.UTC().Format(time.RFC3339))
+	case now.After(cert.NotAfter):
+		return fmt.Errorf("client certificate ETCD_BACKUP_CERT=%s expired at %s (x509: certificate has expired)", path, cert.NotAfter.UTC().Format(time.RFC3339))
 	}
 	return nil
 }
