@@ -17,7 +17,7 @@ GO_BUILD    := CGO_ENABLED=0 GOOS=$(GOOS) GOARCH=$(GOARCH) go build -trimpath -t
 
 export TOOLS_DIR
 
-.PHONY: all build test lint demo bench chart-test image image-test tools clean
+.PHONY: all build test test-faults lint demo bench chart-test image image-test tools clean
 
 all: build
 
@@ -35,6 +35,12 @@ FORCE:
 test:
 	ci/test.sh
 
+## test-faults: the fault-injection suite alone (part of `make test` too), against bin/backup-job:
+## real etcd and S3 servers, faults injected through loopback proxies, mounts (as root), the table of results.
+test-faults: build
+	@if [ -x ci/install-test-servers.sh ]; then ci/install-test-servers.sh; fi
+	BACKUP_JOB_BINARY=$(CURDIR)/bin/backup-job go test -count=1 -timeout 15m -v ./internal/faults/
+
 ## lint: gofmt, go vet, staticcheck, shellcheck, helm lint.
 lint:
 	ci/lint.sh
@@ -44,11 +50,13 @@ demo: build
 	go run ./cmd/demo-etcd -- bin/backup-job
 
 ## bench: bin/backup-job against `etcdctl snapshot save` and the usual recipe on a real etcd
-## filled to BENCH_SIZE (default 1GiB), BENCH_ROUNDS rounds (default 5); see ci/bench.sh.
+## filled to BENCH_SIZE (default 1GiB), BENCH_ROUNDS rounds (default 5); BENCH_FLAGS go to
+## the benchmark (e.g. -compare before=OTHER-BINARY); see ci/bench.sh.
 BENCH_SIZE   ?= 1GiB
 BENCH_ROUNDS ?= 5
+BENCH_FLAGS  ?=
 bench: build
-	BENCH_SIZE=$(BENCH_SIZE) BENCH_ROUNDS=$(BENCH_ROUNDS) ci/bench.sh
+	BENCH_SIZE=$(BENCH_SIZE) BENCH_ROUNDS=$(BENCH_ROUNDS) ci/bench.sh $(BENCH_FLAGS)
 
 ## chart-test: the chart tests alone (render with the Helm SDK, strict decoding, golden files).
 chart-test:
