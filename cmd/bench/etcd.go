@@ -31,6 +31,7 @@ type server struct {
 	endpoint string
 	certs    etcdtest.Certs
 	dataDir  string
+	version  string
 	exited   chan error
 }
 
@@ -80,10 +81,12 @@ func startEtcd(ctx context.Context, bin, dataDir, logPath string, certs etcdtest
 		cli, err := s.client()
 		if err == nil {
 			sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			_, err = cli.Status(sctx, client)
+			var st *clientv3.StatusResponse
+			st, err = cli.Status(sctx, client)
 			cancel()
 			cli.Close()
 			if err == nil {
+				s.version = "v" + st.Version
 				return s, nil
 			}
 		}

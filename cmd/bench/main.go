@@ -13,17 +13,22 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
+	"time"
 
 	"github.com/dustin/go-humanize"
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"golang.org/x/sys/unix"
 
 	"github.com/etcd-backup/etcd-backup/internal/etcdtest"
@@ -42,8 +47,11 @@ type options struct {
 	rounds    int
 	tools     string
 	backupJob string
+	compare   []namedPath
 	serve     bool
 }
+
+type namedPath struct{ name, path string }
 
 func main() {
 	var o options
@@ -53,6 +61,14 @@ func main() {
 	flag.IntVar(&o.rounds, "rounds", 5, "rounds; each runs every contender once")
 	flag.StringVar(&o.tools, "tools", ".tools", "directory with bin/etcd, bin/etcdctl, bin/etcdutl; data goes to its bench-data/")
 	flag.StringVar(&o.backupJob, "backup-job", "bin/backup-job", "the backup job binary")
+	flag.Func("compare", "NAME=PATH: another backup-job binary to measure in the same run (repeatable), e.g. a build from before a change", func(v string) error {
+		name, path, ok := strings.Cut(v, "=")
+		if !ok || name == "" || path == "" {
+			return fmt.Errorf("want NAME=PATH, got %q", v)
+		}
+		o.compare = append(o.compare, namedPath{name, path})
+		return nil
+	})
 	flag.BoolVar(&o.serve, "serve", false, "only start the filled etcd, print how to reach it, and wait for Ctrl-C (for profiling)")
 	flag.Parse()
 	n, err := humanize.ParseBytes(size)
@@ -77,6 +93,7 @@ func main() {
 // contender is one way of taking a backup.
 type contender struct {
 	name  string
+	job   bool // a backup-job binary, whose summary tells its steps
 	steps func(out string) []step
 }
 
@@ -96,10 +113,22 @@ func bench(ctx context.Context, o options) error {
 	if o.backupJob, err = filepath.Abs(o.backupJob); err != nil {
 		return err
 	}
+	jobs := append([]namedPath{{"backup-job", o.backupJob}}, o.compare...)
+	for i := range jobs[1:] {
+		jobs[i+1].name = "backup-job " + jobs[i+1].name
+		if jobs[i+1].path, err = filepath.Abs(jobs[i+1].path); err != nil {
+			return err
+		}
+	}
 	bin := func(name string) string { return filepath.Join(o.tools, "bin", name) }
-	for _, b := range []string{bin("etcd"), bin("etcdctl"), bin("etcdutl"), o.backupJob} {
+	for _, b := range []string{bin("etcd"), bin("etcdctl"), bin("etcdutl")} {
 		if _, err := os.Stat(b); err != nil {
 			return fmt.Errorf("missing %s (make bench builds it): %w", b, err)
+		}
+	}
+	for _, j := range jobs {
+		if _, err := os.Stat(j.path); err != nil {
+			return fmt.Errorf("missing %s: %w", j.path, err)
 		}
 	}
 	root := filepath.Join(o.tools, "bench-data")
@@ -107,6 +136,9 @@ func bench(ctx context.Context, o options) error {
 	dataDir := filepath.Join(root, key)
 	infoPath := dataDir + ".json"
 	runDir := filepath.Join(root, "run")
+	if o.serve {
+		runDir = filepath.Join(root, "serve") // a benchmark may run meanwhile
+	}
 	if err := os.RemoveAll(runDir); err != nil {
 		return err
 	}
@@ -120,9 +152,9 @@ func bench(ctx context.Context, o options) error {
 	if !filled {
 		need += 3 * o.size // database and WAL
 	}
-	var fs unix.Statfs_t
-	if err := unix.Statfs(root, &fs); err == nil {
-		free := int64(fs.Bavail) * fs.Bsize
+	var sfs unix.Statfs_t
+	if err := unix.Statfs(root, &sfs); err == nil {
+		free := int64(sfs.Bavail) * sfs.Bsize
 		if free < need {
 			return fmt.Errorf("%s has %s free; a %s benchmark needs about %s", root, humanize.IBytes(uint64(free)), humanize.IBytes(uint64(o.size)), humanize.IBytes(uint64(need)))
 		}
@@ -192,13 +224,15 @@ func bench(ctx context.Context, o options) error {
 				{name: "status", args: []string{bin("etcdutl"), "snapshot", "status", second, "-w", "json"}, env: base},
 			}
 		}},
-		{name: "backup-job", steps: func(out string) []step {
-			return []step{{name: "backup-job", args: []string{o.backupJob}, env: append(slices.Clone(base),
+	}
+	for _, j := range jobs {
+		contenders = append(contenders, contender{name: j.name, job: true, steps: func(out string) []step {
+			return []step{{name: "backup-job", args: []string{j.path}, env: append(slices.Clone(base),
 				"ETCD_BACKUP_ENDPOINTS="+s.endpoint, "ETCD_BACKUP_CACERT="+certs.CA,
 				"ETCD_BACKUP_CERT="+certs.ClientCert, "ETCD_BACKUP_KEY="+certs.ClientKey,
 				"ETCD_BACKUP_DESTINATIONS="+filepath.Join(out, "j1")+","+filepath.Join(out, "j2"),
 				"ETCD_BACKUP_WORK_DIR="+out)}}
-		}},
+		}})
 	}
 
 	cli, err := s.client()
@@ -206,14 +240,23 @@ func bench(ctx context.Context, o options) error {
 		return err
 	}
 	dbSize, err := s.dbSize(ctx, cli)
+	var keys int64
+	if err == nil {
+		var resp *clientv3.GetResponse
+		resp, err = cli.Get(ctx, "", clientv3.WithPrefix(), clientv3.WithCountOnly())
+		if resp != nil {
+			keys = resp.Count
+		}
+	}
 	cli.Close()
 	if err != nil {
 		return err
 	}
-	fmt.Printf("etcd %s: db %s (%d bytes), %d keys of %d-byte values; %d rounds; load %s\n",
-		s.endpoint, humanize.IBytes(uint64(dbSize)), dbSize, info.Keys, info.ValueSize, o.rounds, loadavg())
+	fmt.Printf("etcd %s %s: db %s (%d bytes), %d keys of %d-byte values; %d rounds; load %s\n",
+		s.version, s.endpoint, humanize.IBytes(uint64(dbSize)), dbSize, keys, info.ValueSize, o.rounds, loadavg())
 
 	results := make([][]result, len(contenders))
+	before := cpuNow(s.cmd.Process.Pid)
 	var snapBytes int64
 	dropped := true
 	checked := false
@@ -246,36 +289,43 @@ func bench(ctx context.Context, o options) error {
 			}
 			results[i] = append(results[i], r)
 			fmt.Printf("round %d  %-22s %7.2fs  cpu %6.2fs  peak RssAnon %6.1f MiB  %s\n", round+1, c.name, r.seconds, r.cpu, float64(peak)/1024, stepLine(steps))
-			if !checked && (i == 1 || i == 2) {
-				if size, err := checkOutputs(out); err != nil {
+			size, err := checkOutputs(out)
+			if err != nil {
+				return fmt.Errorf("round %d, %s: %w", round+1, c.name, err)
+			}
+			if snapBytes != 0 && size != snapBytes {
+				return fmt.Errorf("round %d, %s: snapshot of %d bytes, another run had %d", round+1, c.name, size, snapBytes)
+			}
+			snapBytes = size
+			if !checked && len(results[1]) > 0 && len(results[2]) > 0 {
+				if err := crossCheck(results[1][0], results[2][0]); err != nil {
 					return err
-				} else if size > 0 {
-					snapBytes = size
 				}
-				if len(results[1]) > 0 && len(results[2]) > 0 {
-					if err := crossCheck(results[1][0], results[2][0]); err != nil {
-						return err
-					}
-					checked = true
-				}
+				checked = true
 			}
 		}
 	}
 	if err := os.RemoveAll(filepath.Join(runDir, "out")); err != nil {
 		return err
 	}
+	other := before.otherSince(cpuNow(s.cmd.Process.Pid), results)
 	report(contenders, results, snapBytes, dropped)
+	fmt.Printf("CPU of everything else during the rounds (other processes, kernel threads): %.2f cores on average\n", other)
 	fmt.Printf("logs: %s\n", runDir)
 	return nil
 }
 
-// checkOutputs makes sure the contender left complete files of one size.
+// checkOutputs makes sure a contender left complete snapshot files, no
+// temporary ones, all of one size, which it returns.
 func checkOutputs(out string) (int64, error) {
 	var size int64
-	for _, d := range []string{"r1", "r2", "j1", "j2"} {
-		entries, _ := os.ReadDir(filepath.Join(out, d))
+	for _, d := range []string{"a", "r1", "r2", "j1", "j2"} {
+		entries, err := os.ReadDir(filepath.Join(out, d))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return 0, err
+		}
 		for _, e := range entries {
-			if e.Name()[0] == '.' {
+			if strings.HasPrefix(e.Name(), ".") || strings.HasSuffix(e.Name(), ".part") {
 				return 0, fmt.Errorf("temporary file %s left in %s", e.Name(), d)
 			}
 			fi, err := e.Info()
@@ -287,6 +337,9 @@ func checkOutputs(out string) (int64, error) {
 			}
 			size = fi.Size()
 		}
+	}
+	if size == 0 {
+		return 0, errors.New("no snapshot file written")
 	}
 	return size, nil
 }
@@ -392,7 +445,7 @@ func report(cs []contender, results [][]result, snapBytes int64, dropped bool) {
 		steps := map[string][]float64{}
 		var order []string
 		for _, r := range results[i] {
-			if c.name == "backup-job" {
+			if c.job {
 				if s, err := summary(r); err == nil {
 					for _, k := range []string{"snapshot", "verify", "copy", "prune"} {
 						if _, seen := steps[k]; !seen {
@@ -423,16 +476,82 @@ func report(cs []contender, results [][]result, snapBytes int64, dropped bool) {
 		}
 		return "MISSED"
 	}
-	rs, rr := med[2]/med[0], med[2]/med[1]
-	fmt.Printf("backup-job / etcdctl snapshot save: %.3f  (target <= %.2f: %s)\n", rs, targetVsSave, verdict(rs <= targetVsSave))
-	fmt.Printf("backup-job / usual recipe:          %.3f  (target <= %.2f: %s)\n", rr, targetVsRecipe, verdict(rr <= targetVsRecipe))
+	for i, c := range cs {
+		if !c.job {
+			continue
+		}
+		rs, rr := med[i]/med[0], med[i]/med[1]
+		fmt.Printf("%s / etcdctl snapshot save: %.3f  (target <= %.2f: %s; median of per-round ratios %.3f)\n",
+			c.name, rs, targetVsSave, verdict(rs <= targetVsSave), pairedRatio(results[i], results[0]))
+		fmt.Printf("%s / usual recipe:          %.3f  (target <= %.2f: %s; median of per-round ratios %.3f)\n",
+			c.name, rr, targetVsRecipe, verdict(rr <= targetVsRecipe), pairedRatio(results[i], results[1]))
+	}
 	for i, c := range cs {
 		note := ""
-		if c.name == "backup-job" {
+		if c.job {
 			note = fmt.Sprintf("  (target < %d MiB: %s)", targetAnonKB>>10, verdict(peaks[i] < targetAnonKB))
 		}
 		fmt.Printf("peak RssAnon %-22s %6.1f MiB%s\n", c.name+":", float64(peaks[i])/1024, note)
 	}
+}
+
+// pairedRatio is the median over rounds of a's time over b's in the same
+// round, which drifts in the machine's load affect less than a ratio of
+// medians.
+func pairedRatio(a, b []result) float64 {
+	var rs []float64
+	for r := range min(len(a), len(b)) {
+		rs = append(rs, a[r].seconds/b[r].seconds)
+	}
+	return median(rs)
+}
+
+// cpuSample is the machine's busy CPU time and the part of it that the
+// benchmark itself and the etcd server used, in seconds.
+type cpuSample struct {
+	at               time.Time
+	busy, self, etcd float64
+}
+
+func cpuNow(etcdPid int) cpuSample {
+	c := cpuSample{at: time.Now()}
+	if b, err := os.ReadFile("/proc/stat"); err == nil {
+		// cpu  user nice system idle iowait irq softirq steal ...
+		f := strings.Fields(strings.SplitN(string(b), "\n", 2)[0])
+		for i, v := range f[1:] {
+			n, _ := strconv.ParseFloat(v, 64)
+			if i != 3 && i != 4 { // idle and iowait are not busy
+				c.busy += n / 100 // USER_HZ
+			}
+		}
+	}
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", etcdPid)); err == nil {
+		s := string(b)
+		// fields after the command name, which is in parentheses: utime and stime are the 12th and 13th
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(f) > 12 {
+			u, _ := strconv.ParseFloat(f[11], 64)
+			st, _ := strconv.ParseFloat(f[12], 64)
+			c.etcd = (u + st) / 100
+		}
+	}
+	var ru unix.Rusage
+	if unix.Getrusage(unix.RUSAGE_SELF, &ru) == nil {
+		c.self = float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
+	}
+	return c
+}
+
+// otherSince is the average number of cores busy with anything but the
+// benchmark, etcd and the contenders between c and now.
+func (c cpuSample) otherSince(now cpuSample, results [][]result) float64 {
+	used := (now.self - c.self) + (now.etcd - c.etcd)
+	for _, rs := range results {
+		for _, r := range rs {
+			used += r.cpu
+		}
+	}
+	return max(0, now.busy-c.busy-used) / now.at.Sub(c.at).Seconds()
 }
 
 func loadavg() string {

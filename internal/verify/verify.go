@@ -21,11 +21,14 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-	"go.etcd.io/etcd/api/v3/mvccpb"
+	"golang.org/x/sys/unix"
+	"google.golang.org/protobuf/encoding/protowire"
 )
 
 // TrailerSize is the length of the sha256 the server appends to a snapshot.
@@ -40,11 +43,11 @@ type Status struct {
 	StorageVersion string `json:"storage_version,omitempty"`
 }
 
-// Stream hashes a snapshot while it is written: the sha256 of the whole
-// stream (what sha256sum prints for the saved file) and the sha256 of all
-// but the last 32 bytes, which is what the trailer must equal.
+// Stream hashes a snapshot while it is written. The trailer must equal the
+// sha256 of all but the last 32 bytes; the sha256 of the whole stream (what
+// sha256sum prints for the saved file) is the same hash carried on over those
+// 32 bytes, so every byte is hashed once.
 type Stream struct {
-	whole   hash.Hash
 	content hash.Hash
 	tail    []byte // the last TrailerSize bytes seen, held back from content
 	n       int64
@@ -52,12 +55,11 @@ type Stream struct {
 
 // NewStream returns an empty Stream.
 func NewStream() *Stream {
-	return &Stream{whole: sha256.New(), content: sha256.New(), tail: make([]byte, 0, TrailerSize)}
+	return &Stream{content: sha256.New(), tail: make([]byte, 0, TrailerSize)}
 }
 
 // Write implements io.Writer; it never fails.
 func (s *Stream) Write(p []byte) (int, error) {
-	s.whole.Write(p)
 	s.n += int64(len(p))
 	if len(p) >= TrailerSize {
 		s.content.Write(s.tail)
@@ -79,7 +81,14 @@ func (s *Stream) Write(p []byte) (int, error) {
 func (s *Stream) Size() int64 { return s.n }
 
 // SHA256 is the hex sha256 of everything written.
-func (s *Stream) SHA256() string { return hex.EncodeToString(s.whole.Sum(nil)) }
+func (s *Stream) SHA256() string {
+	whole, err := s.content.(hash.Cloner).Clone()
+	if err != nil {
+		panic("cloning a sha256 state: " + err.Error()) // crypto/sha256 always can
+	}
+	whole.Write(s.tail)
+	return hex.EncodeToString(whole.Sum(nil))
+}
 
 // ErrTrailer means the sha256 trailer is missing or does not match: the
 // snapshot was cut short or changed on the way.
@@ -99,6 +108,10 @@ func (s *Stream) CheckTrailer() error {
 // childEnv marks a process started only to check one database.
 const childEnv = "BACKUP_JOB_VERIFY_DATABASE"
 
+// childMemoryLimit is the child's soft heap limit (unless GOMEMLIMIT says
+// otherwise).
+const childMemoryLimit = 40 << 20
+
 // Database checks path in a child process (this same executable; see
 // RunChild): bbolt answers some corrupt pages with a panic in a goroutine of
 // its own, which no recover can catch, and a backup job must report a bad
@@ -112,6 +125,10 @@ func Database(ctx context.Context, path string) (Status, error) {
 	cmd.Env = append(os.Environ(), childEnv+"="+path)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	// From here on this process only waits: hand its spent heap (the
+	// snapshot stream's buffers) back to the system, so that the two
+	// processes together stay small.
+	debug.FreeOSMemory()
 	runErr := cmd.Run()
 	if runErr == nil {
 		var st Status
@@ -143,6 +160,12 @@ func RunChild() {
 	if path == "" {
 		return
 	}
+	// bbolt's check keeps a map entry for every page; without a limit the
+	// heap grows to twice that before the garbage collector runs. With it
+	// the collector works harder only when the heap nears the limit.
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(childMemoryLimit)
+	}
 	st, err := DatabaseInProcess(path)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -153,33 +176,79 @@ func RunChild() {
 }
 
 // DatabaseInProcess opens path as a bbolt database read-only, runs bbolt's
-// consistency check and computes the etcdutl status figures, all within one
-// read transaction. A corrupt file can crash the process: see Database.
+// consistency check and computes the etcdutl status figures; the figures
+// count only when the check finds nothing. A corrupt file can crash the
+// process: see Database.
 func DatabaseInProcess(path string) (Status, error) {
-	var st Status
-	db, err := bolt.Open(path, 0o400, &bolt.Options{ReadOnly: true, Timeout: 5 * time.Second})
+	fi, err := os.Stat(path)
 	if err != nil {
-		return st, fmt.Errorf("opening %s as a bbolt database: %w", path, err)
+		return Status{}, fmt.Errorf("opening %s as a bbolt database: %w", path, err)
+	}
+	// MAP_POPULATE maps the whole file at once: the check and the figures
+	// touch every page, and one pass in the kernel is much cheaper than a
+	// page fault for each.
+	db, err := bolt.Open(path, 0o400, &bolt.Options{ReadOnly: true, Timeout: 5 * time.Second, MmapFlags: unix.MAP_POPULATE})
+	if err != nil {
+		return Status{}, fmt.Errorf("opening %s as a bbolt database: %w", path, err)
 	}
 	defer db.Close()
-	err = db.View(func(tx *bolt.Tx) error {
-		var problems []string
-		for err := range tx.Check() {
-			problems = append(problems, err.Error())
-		}
-		if len(problems) > 0 {
-			if len(problems) > 5 {
-				problems = append(problems[:5], fmt.Sprintf("and %d more", len(problems)-5))
-			}
-			return fmt.Errorf("bbolt consistency check found %d problems: %s", len(problems), strings.Join(problems, "; "))
-		}
-		return status(tx, &st)
-	})
+	// Both read transactions begin before the check starts and end after it
+	// has finished: the check loads bbolt's free-page list, which beginning
+	// and ending a transaction read.
+	checkTx, err := db.Begin(false)
 	if err != nil {
 		return Status{}, fmt.Errorf("checking %s: %w", path, err)
 	}
+	defer checkTx.Rollback()
+	figuresTx, err := db.Begin(false)
+	if err != nil {
+		return Status{}, fmt.Errorf("checking %s: %w", path, err)
+	}
+	defer figuresTx.Rollback()
+	var (
+		st        Status
+		statusErr error
+		overlap   sync.WaitGroup
+	)
+	figures := func() {
+		defer func() {
+			// A panic on a corrupt page is the check's to report.
+			if r := recover(); r != nil {
+				statusErr = fmt.Errorf("reading the database: %v", r)
+			}
+		}()
+		statusErr = status(figuresTx, &st)
+	}
+	// The figures are computed during the check, on another core, while the
+	// maps the two keep (an entry per page, one per key) fit in memory
+	// together; after it otherwise.
+	if fi.Size() <= overlapMaxSize {
+		overlap.Go(figures)
+	}
+	var problems []string
+	for err := range checkTx.Check() {
+		problems = append(problems, err.Error())
+	}
+	overlap.Wait()
+	if len(problems) > 0 {
+		if len(problems) > 5 {
+			problems = append(problems[:5], fmt.Sprintf("and %d more", len(problems)-5))
+		}
+		return Status{}, fmt.Errorf("checking %s: bbolt consistency check found %d problems: %s", path, len(problems), strings.Join(problems, "; "))
+	}
+	if fi.Size() > overlapMaxSize {
+		figures()
+	}
+	if statusErr != nil {
+		return Status{}, fmt.Errorf("checking %s: %w", path, statusErr)
+	}
 	return st, nil
 }
+
+// overlapMaxSize is the largest database whose check and figures run at the
+// same time: beyond it the two maps together would pass the child's memory
+// limit.
+const overlapMaxSize = 2 << 30
 
 // status computes the figures exactly as etcdutl does: a Castagnoli crc32
 // over every bucket name, key and value in order; the revision of the last
@@ -195,7 +264,6 @@ func status(tx *bolt.Tx, st *Status) error {
 	crc := crc32.New(crc32.MakeTable(crc32.Castagnoli))
 	live := map[[16]byte]struct{}{}
 	fh := fnv.New128a()
-	var kv mvccpb.KeyValue
 	c := tx.Cursor()
 	for name, _ := c.First(); name != nil; name, _ = c.Next() {
 		b := tx.Bucket(name)
@@ -214,12 +282,12 @@ func status(tx *bolt.Tx, st *Status) error {
 				return fmt.Errorf("revision key %x is shorter than 17 bytes", k)
 			}
 			st.Revision = int64(binary.BigEndian.Uint64(k[:8]))
-			kv.Reset()
-			if err := kv.Unmarshal(v); err != nil {
+			key, err := userKey(v)
+			if err != nil {
 				return fmt.Errorf("decoding the value at revision key %x: %w", k, err)
 			}
 			fh.Reset()
-			fh.Write(kv.Key)
+			fh.Write(key)
 			var id [16]byte
 			fh.Sum(id[:0])
 			if len(k) == 18 && k[17] == 't' { // tombstone: the key was deleted
@@ -237,6 +305,36 @@ func status(tx *bolt.Tx, st *Status) error {
 	st.Hash = crc.Sum32()
 	return nil
 }
+
+// userKey returns the key field of an encoded mvccpb.KeyValue without
+// decoding the rest: a full decode would copy every value, the bulk of the
+// database, only to throw it away.
+func userKey(v []byte) ([]byte, error) {
+	var key []byte
+	for len(v) > 0 {
+		num, typ, n := protowire.ConsumeTag(v)
+		if n < 0 {
+			return nil, protowire.ParseError(n)
+		}
+		v = v[n:]
+		if num == keyField {
+			if typ != protowire.BytesType {
+				return nil, fmt.Errorf("key field has wire type %d, want %d", typ, protowire.BytesType)
+			}
+			key, n = protowire.ConsumeBytes(v)
+		} else {
+			n = protowire.ConsumeFieldValue(num, typ, v)
+		}
+		if n < 0 {
+			return nil, protowire.ParseError(n)
+		}
+		v = v[n:]
+	}
+	return key, nil
+}
+
+// keyField is the number of the key field of mvccpb.KeyValue.
+const keyField = 1
 
 // File verifies a saved snapshot file from scratch: its trailer and its
 // database. It reads the file once for the trailer; the database check
