@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"sync"
 	"time"
 
 	"gocloud.dev/gcerrors"
@@ -48,6 +49,7 @@ type target struct {
 	dest     destination.Destination
 	pending  destination.Pending // local directories only
 	writeErr error
+	syncErr  error // from flushing the file while it is verified
 	started  time.Time
 }
 
@@ -209,7 +211,18 @@ func (r *run) do(ctx context.Context) error {
 	if err := stream.CheckTrailer(); err != nil {
 		return r.stepFailed(StepVerify, err)
 	}
+	// The files go to disk while the database is checked: the fsync waits
+	// for the disk, the check for the CPU. A failed fsync fails its
+	// destination for good: after one, Linux may report the lost pages as
+	// clean, and a second fsync would succeed.
+	var flushing sync.WaitGroup
+	for _, t := range r.targets {
+		if s, ok := t.pending.(interface{ Sync() error }); ok && t.res.Status == StatusOK {
+			flushing.Go(func() { t.syncErr = s.Sync() })
+		}
+	}
 	st, err := verify.Database(ctx, source)
+	flushing.Wait()
 	r.sum.Seconds[StepVerify] = since(t0)
 	if err != nil {
 		return r.stepFailed(StepVerify, err)
@@ -223,6 +236,12 @@ func (r *run) do(ctx context.Context) error {
 	uploadFrom := ""
 	for _, t := range r.targets {
 		if t.pending == nil || t.res.Status != StatusOK {
+			continue
+		}
+		if t.syncErr != nil {
+			t.pending.Abort()
+			log.Error("could not store snapshot", "destination", t.res.Destination, "error", t.syncErr.Error())
+			t.res.fail(StepCopy, t.syncErr)
 			continue
 		}
 		if err := t.pending.Commit(); err != nil {

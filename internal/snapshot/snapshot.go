@@ -22,7 +22,21 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/experimental"
+	"google.golang.org/grpc/mem"
 )
+
+func init() {
+	// The server sends the snapshot in messages of 32 KiB of data plus a
+	// few bytes of framing, just over gRPC's 32 KiB buffer tier: each one
+	// would be decoded into a 1 MiB buffer that is zeroed first. A 64 KiB
+	// tier fits them.
+	pool, err := mem.NewBinaryTieredBufferPool(8, 12, 14, 15, 16, 20)
+	if err != nil {
+		panic(err) // the sizes above are valid
+	}
+	experimental.SetDefaultBufferPool(pool)
+}
 
 // Options says how to reach etcd.
 type Options struct {
