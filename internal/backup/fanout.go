@@ -25,9 +25,7 @@ func (f *fanout) Write(b []byte) (int, error) {
 			continue
 		}
 		if _, err := t.pending.Write(b); err != nil {
-			t.writeErr = err
-			t.pending.Abort()
-			t.res.fail(StepCopy, err)
+			t.drop(err)
 			f.log.Error("destination dropped while writing the snapshot", "destination", t.res.Destination, "error", err.Error())
 			continue
 		}

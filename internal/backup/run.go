@@ -13,8 +13,8 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"math"
 	"os"
-	"strconv"
 	"sync"
 	"time"
 
@@ -239,9 +239,8 @@ func (r *run) do(ctx context.Context) error {
 			continue
 		}
 		if t.syncErr != nil {
-			t.pending.Abort()
+			t.drop(t.syncErr)
 			log.Error("could not store snapshot", "destination", t.res.Destination, "error", t.syncErr.Error())
-			t.res.fail(StepCopy, t.syncErr)
 			continue
 		}
 		if err := t.pending.Commit(); err != nil {
@@ -398,9 +397,7 @@ func (r *run) resetSinks(f *fanout) error {
 			continue
 		}
 		if err := t.pending.Reset(); err != nil {
-			t.writeErr = err
-			t.pending.Abort()
-			t.res.fail(StepCopy, err)
+			t.drop(err)
 		}
 	}
 	if f.scratch != nil {
@@ -443,7 +440,15 @@ func contains(objs []destination.Object, name string) bool {
 	return false
 }
 
+// since is the time from t in seconds, to the millisecond.
 func since(t time.Time) float64 {
-	f, _ := strconv.ParseFloat(strconv.FormatFloat(time.Since(t).Seconds(), 'f', 3, 64), 64)
-	return f
+	return math.Round(time.Since(t).Seconds()*1000) / 1000
+}
+
+// drop takes a local destination out of this run: its temporary file goes
+// and the summary says why.
+func (t *target) drop(err error) {
+	t.writeErr = err
+	t.pending.Abort()
+	t.res.fail(StepCopy, err)
 }
