@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"unicode/utf8"
 
 	"github.com/etcd-backup/etcd-backup/internal/snapshot"
 	"github.com/etcd-backup/etcd-backup/internal/verify"
@@ -73,8 +74,15 @@ func (d *DestResult) fail(step string, err error) {
 // maxTerminationMessage is what the kubelet keeps of a termination message.
 const maxTerminationMessage = 4096
 
-// writeTermination leaves the summary where Kubernetes shows it. Pruned
-// names are dropped first (their counts stay) when the line is too long.
+// maxTerminationError bounds each error text in a termination message
+// that would otherwise be too long.
+const maxTerminationError = 300
+
+// writeTermination leaves the summary where Kubernetes shows it. When the
+// line is too long, pruned names are dropped (their counts stay) and error
+// texts shortened; if even that is too long, only the status and the first
+// error are left. The kubelet cuts what is longer, which would leave broken
+// JSON.
 func writeTermination(path string, s Summary) error {
 	if path == "" {
 		return nil
@@ -87,19 +95,42 @@ func writeTermination(path string, s Summary) error {
 		return err
 	}
 	if len(b) > maxTerminationMessage {
+		s.Error = shorten(s.Error)
 		s.Destinations = append([]DestResult(nil), s.Destinations...)
 		for i := range s.Destinations {
 			s.Destinations[i].Pruned = nil
+			s.Destinations[i].Error = shorten(s.Destinations[i].Error)
 		}
 		if b, err = json.Marshal(s); err != nil {
 			return err
 		}
-		if len(b) > maxTerminationMessage {
-			b = b[:maxTerminationMessage]
+	}
+	if len(b) > maxTerminationMessage {
+		b, err = json.Marshal(struct {
+			Status     string `json:"status"`
+			FailedStep string `json:"failed_step,omitempty"`
+			Error      string `json:"error,omitempty"`
+			Note       string `json:"note"`
+		}{s.Status, s.FailedStep, s.Error, "shortened to fit the termination message; the summary on stdout is complete"})
+		if err != nil {
+			return err
 		}
 	}
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		return fmt.Errorf("writing termination message %s: %w", path, err)
 	}
 	return nil
+}
+
+// shorten cuts an error text to maxTerminationError bytes, at a character
+// boundary.
+func shorten(msg string) string {
+	if len(msg) <= maxTerminationError {
+		return msg
+	}
+	cut := maxTerminationError
+	for cut > 0 && !utf8.RuneStart(msg[cut]) {
+		cut--
+	}
+	return msg[:cut] + "..."
 }

@@ -24,6 +24,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -108,14 +109,21 @@ func (s *Stream) CheckTrailer() error {
 // childEnv marks a process started only to check one database.
 const childEnv = "BACKUP_JOB_VERIFY_DATABASE"
 
+// childFoundProblem is the exit status of a child that checked the database
+// and printed what is wrong with it; the Go runtime exits with 2 when it
+// crashes.
+const childFoundProblem = 1
+
 // childMemoryLimit is the child's soft heap limit (unless GOMEMLIMIT says
 // otherwise).
 const childMemoryLimit = 40 << 20
 
 // Database checks path in a child process (this same executable; see
-// RunChild): bbolt answers some corrupt pages with a panic in a goroutine of
-// its own, which no recover can catch, and a backup job must report a bad
-// snapshot and clean up, not crash.
+// RunChild): bbolt reads the file through a memory map and answers some
+// corrupt pages with a panic in a goroutine of its own, or a page number past
+// the end of the file with a SIGBUS or SIGSEGV, none of which a recover can
+// catch, and a backup job must report a bad snapshot and clean up, not
+// crash.
 func Database(ctx context.Context, path string) (Status, error) {
 	exe, err := os.Executable()
 	if err != nil {
@@ -140,16 +148,93 @@ func Database(ctx context.Context, path string) (Status, error) {
 	if ctx.Err() != nil {
 		return Status{}, fmt.Errorf("checking %s: %w", path, ctx.Err())
 	}
-	msg := strings.TrimSpace(stderr.String())
-	for _, line := range strings.Split(msg, "\n") {
-		if strings.HasPrefix(line, "panic: ") {
-			return Status{}, fmt.Errorf("checking %s: bbolt consistency check crashed on a corrupt database: %s", path, strings.TrimPrefix(line, "panic: "))
+	return Status{}, childFailure(path, runErr, stderr.String())
+}
+
+// childFailure says in one line why the child checking path failed. A
+// child that found a problem printed it, naming the file; any other end is a
+// crash, whose dump (some two hundred lines, without the file name) would
+// fill the summary and the termination message: it is reduced to its cause.
+func childFailure(path string, runErr error, stderr string) error {
+	var exit *exec.ExitError
+	if !errors.As(runErr, &exit) {
+		return fmt.Errorf("starting the bbolt consistency check of %s: %w", path, runErr)
+	}
+	if msg := strings.Join(strings.Fields(stderr), " "); exit.ExitCode() == childFoundProblem && msg != "" {
+		return errors.New(msg)
+	}
+	if ws, ok := exit.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		hint := ""
+		if ws.Signal() == syscall.SIGKILL {
+			hint = ", as the out-of-memory killer does"
+		}
+		return fmt.Errorf("bbolt consistency check of %s was killed by %s%s: the database could not be checked", path, unix.SignalName(ws.Signal()), hint)
+	}
+	reason, corrupt := crashReason(stderr)
+	if reason == "" {
+		reason = exit.String()
+	}
+	if corrupt {
+		return fmt.Errorf("bbolt consistency check of %s crashed (%s): the database is corrupt", path, reason)
+	}
+	return fmt.Errorf("bbolt consistency check of %s crashed (%s): the database could not be checked", path, reason)
+}
+
+// maxCrashCause bounds the part of a crash message quoted from the dump.
+const maxCrashCause = 200
+
+// crashReason reduces a Go crash dump to its cause: the signal, the panic
+// or fault message, and the first function outside the runtime, e.g.
+// "SIGBUS: unexpected fault address 0x7f0c2a000000 in
+// go.etcd.io/bbolt/internal/common.(*Page).FastCheck". corrupt says whether
+// the crash is what a corrupt database causes: a memory fault reading the
+// map, or a panic in the code reading it.
+func crashReason(dump string) (reason string, corrupt bool) {
+	var signal, cause, where string
+	lines := strings.Split(dump, "\n")
+	for i, line := range lines {
+		line = strings.TrimSpace(line)
+		switch {
+		case signal == "" && strings.HasPrefix(line, "[signal "):
+			signal = strings.FieldsFunc(strings.TrimPrefix(line, "[signal "), func(r rune) bool { return r == ':' || r == ' ' })[0]
+		case cause == "" && (strings.HasPrefix(line, "panic: ") || strings.HasPrefix(line, "unexpected fault address ") || strings.HasPrefix(line, "fatal error: ")):
+			cause = line
+		case where == "" && strings.HasPrefix(line, "goroutine ") && strings.HasSuffix(line, ":"):
+			where = firstFrame(lines[i+1:])
 		}
 	}
-	if msg == "" {
-		msg = runErr.Error()
+	if cause == "" {
+		return "", false
 	}
-	return Status{}, errors.New(msg)
+	if len(cause) > maxCrashCause {
+		cause = cause[:maxCrashCause] + "..."
+	}
+	corrupt = signal == "SIGBUS" || signal == "SIGSEGV" || strings.HasPrefix(cause, "panic: ")
+	if signal != "" {
+		cause = signal + ": " + cause
+	}
+	if where != "" {
+		cause += " in " + where
+	}
+	return cause, corrupt
+}
+
+// firstFrame returns the first function of a goroutine's stack that is not
+// part of the runtime's panic handling.
+func firstFrame(stack []string) string {
+	for _, line := range stack {
+		if line == "" {
+			return ""
+		}
+		if strings.HasPrefix(line, "\t") || strings.HasPrefix(line, "runtime.") || strings.HasPrefix(line, "panic(") {
+			continue
+		}
+		if i := strings.LastIndex(line, "("); i > 0 {
+			return line[:i]
+		}
+		return line
+	}
+	return ""
 }
 
 // RunChild does the work of a child started by Database and exits; it
@@ -169,7 +254,7 @@ func RunChild() {
 	st, err := DatabaseInProcess(path)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+		os.Exit(childFoundProblem)
 	}
 	_ = json.NewEncoder(os.Stdout).Encode(st)
 	os.Exit(0)
@@ -200,6 +285,13 @@ func DatabaseInProcess(path string) (Status, error) {
 		return Status{}, fmt.Errorf("checking %s: %w", path, err)
 	}
 	defer checkTx.Rollback()
+	// A read-only open has read only the meta pages. Pages the meta page
+	// counts but the file lacks would be read through the map past the
+	// end of the file, which the kernel answers with SIGBUS: refuse such a
+	// file before the check touches them.
+	if fi.Size() < checkTx.Size() {
+		return Status{}, fmt.Errorf("checking %s: the file has %d bytes but its meta page counts %d bytes of pages: it was cut short", path, fi.Size(), checkTx.Size())
+	}
 	figuresTx, err := db.Begin(false)
 	if err != nil {
 		return Status{}, fmt.Errorf("checking %s: %w", path, err)

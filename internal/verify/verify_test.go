@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"os"
 	"path/filepath"
 	"strings"
@@ -105,38 +106,53 @@ func TestCorruptSnapshotsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const page = 4096
+	const crashed = "crashed ("
 	cases := []struct {
 		name    string
 		mutate  func([]byte) []byte
-		wantErr string
+		wantErr []string
 	}{
-		{"flipped byte in the data", func(b []byte) []byte { b[len(b)/2] ^= 0x40; return b }, "sha256 trailer does not match"},
-		{"flipped byte in the trailer", func(b []byte) []byte { b[len(b)-1] ^= 1; return b }, "sha256 trailer does not match"},
-		{"truncated by one page", func(b []byte) []byte { return b[:len(b)-page] }, "sha256 trailer does not match"},
-		{"truncated mid-page", func(b []byte) []byte { return b[:len(b)-1000] }, "cut short"},
-		{"trailer removed", func(b []byte) []byte { return b[:len(b)-verify.TrailerSize] }, "cut short"},
-		{"empty", func(b []byte) []byte { return b[:0] }, "cut short"},
-		{
-			// a corrupt page with a trailer that matches it: only the bbolt
-			// check can tell
-			"corrupt page, trailer recomputed",
-			func(b []byte) []byte {
-				body := b[:len(b)-verify.TrailerSize]
-				// the root page named by the newer of the two meta pages
-				// (meta: 16-byte page header, magic, version, page size,
-				// flags, then the root bucket's page id; txid at 64)
-				meta := body[:page]
-				if binary.LittleEndian.Uint64(body[page+64:]) > binary.LittleEndian.Uint64(body[64:]) {
-					meta = body[page : 2*page]
-				}
-				root := int(binary.LittleEndian.Uint64(meta[32:]))
-				body[root*page+8], body[root*page+9] = 0x00, 0x00 // page flags: no valid type
-				s := sha256.Sum256(body)
-				return append(body, s[:]...)
-			},
-			"bbolt",
-		},
+		{"flipped byte in the data", func(b []byte) []byte { b[len(b)/2] ^= 0x40; return b }, []string{"sha256 trailer does not match"}},
+		{"flipped byte in the trailer", func(b []byte) []byte { b[len(b)-1] ^= 1; return b }, []string{"sha256 trailer does not match"}},
+		{"truncated by one page", func(b []byte) []byte { return b[:len(b)-page] }, []string{"sha256 trailer does not match"}},
+		{"truncated mid-page", func(b []byte) []byte { return b[:len(b)-1000] }, []string{"cut short"}},
+		{"trailer removed", func(b []byte) []byte { return b[:len(b)-verify.TrailerSize] }, []string{"cut short"}},
+		{"empty", func(b []byte) []byte { return b[:0] }, []string{"cut short"}},
+		// The cases below have a trailer that matches the damage: only the
+		// bbolt check can tell.
+		{"corrupt page", retrailed(func(b []byte) []byte {
+			root := int(binary.LittleEndian.Uint64(newerMeta(b)[metaRoot:]))
+			b[root*page+8], b[root*page+9] = 0x00, 0x00 // page flags: no valid type
+			return b
+		}), []string{"bbolt", "the database is corrupt"}},
+		// The meta page still counts the lost pages: reading them through
+		// the map would be a SIGBUS.
+		{"truncated by two pages", retrailed(func(b []byte) []byte { return b[:len(b)-2*page] }),
+			[]string{"cut short"}},
+		{"high-water mark past the end of the file", retrailed(func(b []byte) []byte {
+			setMeta(b, metaHighWater, uint64(len(b)/page+10))
+			return b
+		}), []string{"cut short"}},
+		// bbolt maps the file in sizes of a power of two: a page number
+		// just past the end of the file lies inside the map, and reading
+		// it is a SIGBUS.
+		{"bucket root past the end of the file", retrailed(func(b []byte) []byte {
+			setBucketRoot(b, "key", uint64(len(b)/page+2))
+			return b
+		}), []string{crashed + "SIGBUS: unexpected fault address", "the database is corrupt"}},
+		{"freelist page past the end of the file", retrailed(func(b []byte) []byte {
+			setMeta(b, metaFreelist, uint64(len(b)/page+2))
+			return b
+		}), []string{crashed + "SIGBUS: unexpected fault address", "the database is corrupt"}},
+		// A page number this large points outside the address space: SIGSEGV.
+		{"root page far outside the file", retrailed(func(b []byte) []byte {
+			setMeta(b, metaRoot, 1<<35)
+			return b
+		}), []string{crashed + "SIGSEGV: unexpected fault address", "the database is corrupt"}},
+		{"bucket root far outside the file", retrailed(func(b []byte) []byte {
+			setBucketRoot(b, "key", 1<<35)
+			return b
+		}), []string{crashed + "SIGSEGV: unexpected fault address", "the database is corrupt"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -148,11 +164,81 @@ func TestCorruptSnapshotsRefused(t *testing.T) {
 			if err == nil {
 				t.Fatal("corrupt snapshot accepted")
 			}
-			if !strings.Contains(err.Error(), c.wantErr) {
-				t.Fatalf("error %q does not mention %q", err, c.wantErr)
+			msg := err.Error()
+			t.Log(msg)
+			for _, want := range append(c.wantErr, path) {
+				if !strings.Contains(msg, want) {
+					t.Errorf("error does not mention %q: %s", want, msg)
+				}
+			}
+			// It goes into the summary and the termination message.
+			if strings.Contains(msg, "\n") || len(msg) > 400 {
+				t.Errorf("error is not one short line (%d bytes): %s", len(msg), msg)
 			}
 		})
 	}
+}
+
+// page is the page size of the databases etcd writes.
+const page = 4096
+
+// Offsets in a bbolt meta page: a 16-byte page header, magic, version, page
+// size and flags, then the root bucket's page, the freelist page, the
+// high-water mark (pages in use), the transaction id and the checksum of all
+// that.
+const (
+	metaRoot      = 32
+	metaFreelist  = 48
+	metaHighWater = 56
+	metaTxID      = 64
+	metaChecksum  = 72
+)
+
+// retrailed applies mutate to the database and appends a trailer that
+// matches the result, as if the server had sent a broken database.
+func retrailed(mutate func(db []byte) []byte) func([]byte) []byte {
+	return func(b []byte) []byte {
+		body := mutate(b[:len(b)-verify.TrailerSize])
+		s := sha256.Sum256(body)
+		return append(body, s[:]...)
+	}
+}
+
+// newerMeta is the meta page bbolt uses: the one with the higher
+// transaction id.
+func newerMeta(db []byte) []byte {
+	if binary.LittleEndian.Uint64(db[page+metaTxID:]) > binary.LittleEndian.Uint64(db[metaTxID:]) {
+		return db[page : 2*page]
+	}
+	return db[:page]
+}
+
+// setMeta sets a field in both meta pages, with valid checksums, so that
+// bbolt trusts it.
+func setMeta(db []byte, offset int, v uint64) {
+	for _, m := range [][]byte{db[:page], db[page : 2*page]} {
+		binary.LittleEndian.PutUint64(m[offset:], v)
+		h := fnv.New64a()
+		h.Write(m[16:metaChecksum])
+		binary.LittleEndian.PutUint64(m[metaChecksum:], h.Sum64())
+	}
+}
+
+// setBucketRoot points a bucket of the root page at another page. The root
+// page is a leaf: a 16-byte header (its element count at 10), then 16-byte
+// elements (flags, position of the key from the element, key size, value
+// size); a bucket's value starts with its root page.
+func setBucketRoot(db []byte, name string, pgid uint64) {
+	root := db[int(binary.LittleEndian.Uint64(newerMeta(db)[metaRoot:]))*page:]
+	for i := range int(binary.LittleEndian.Uint16(root[10:])) {
+		e := root[16+16*i:]
+		pos, ksize := int(binary.LittleEndian.Uint32(e[4:])), int(binary.LittleEndian.Uint32(e[8:]))
+		if string(e[pos:pos+ksize]) == name {
+			binary.LittleEndian.PutUint64(e[pos+ksize:], pgid)
+			return
+		}
+	}
+	panic("no bucket " + name + " in the root page")
 }
 
 func TestStreamTrailerAnyChunking(t *testing.T) {
