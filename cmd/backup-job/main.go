@@ -94,8 +94,8 @@ func verifyFiles(files []string, stdout, stderr io.Writer) int {
 			code = exitFailed
 			continue
 		}
-		fmt.Fprintf(stdout, "%s: ok sha256=%s hash=%d revision=%d total_keys=%d total_size=%d\n",
-			f, sum, st.Hash, st.Revision, st.TotalKey, st.TotalSize)
+		fmt.Fprintf(stdout, "%s: ok sha256=%s hash=%d revision=%d total_keys=%d total_keys_all_buckets=%d total_size=%d\n",
+			f, sum, st.Hash, st.Revision, st.TotalKey, st.TotalKeyAllBuckets, st.TotalSize)
 	}
 	return code
 }

@@ -2,8 +2,12 @@
 // trailer that the etcd server appends to the stream must match the content,
 // and the file must open as a bbolt database and pass its consistency check.
 // It also reports revision, total keys, hash and size with the same
-// definitions as `etcdutl snapshot status`, so that the figures can be
-// compared with etcd's own tools.
+// definitions as `etcdutl snapshot status` of etcd 3.6 and later, so that the
+// figures can be compared with etcd's own tools. Those count live keys;
+// `etcdctl snapshot status` of etcd 3.4 and `etcdutl snapshot status` of 3.5
+// count every entry of every bucket (each revision of each key, tombstones,
+// and etcd's own buckets) under the same name, so that count is reported
+// too; hash, revision and size mean the same in all three.
 package verify
 
 import (
@@ -37,11 +41,16 @@ const TrailerSize = sha256.Size
 
 // Status holds the figures `etcdutl snapshot status` prints for a file.
 type Status struct {
-	Hash           uint32 `json:"hash"`
-	Revision       int64  `json:"revision"`
-	TotalKey       int    `json:"total_keys"`
-	TotalSize      int64  `json:"total_size"`
-	StorageVersion string `json:"storage_version,omitempty"`
+	Hash     uint32 `json:"hash"`
+	Revision int64  `json:"revision"`
+	// TotalKey is etcd 3.6's "total keys": keys whose newest revision is
+	// not a deletion.
+	TotalKey int `json:"total_keys"`
+	// TotalKeyAllBuckets is etcd 3.4's and 3.5's "total keys": the entries
+	// of every bucket.
+	TotalKeyAllBuckets int    `json:"total_keys_all_buckets"`
+	TotalSize          int64  `json:"total_size"`
+	StorageVersion     string `json:"storage_version,omitempty"`
 }
 
 // Stream hashes a snapshot while it is written. The trailer must equal the
@@ -345,7 +354,7 @@ const overlapMaxSize = 2 << 30
 // status computes the figures exactly as etcdutl does: a Castagnoli crc32
 // over every bucket name, key and value in order; the revision of the last
 // entry of the "key" bucket; the number of keys whose newest entry is not a
-// tombstone. Live keys are tracked by a 128-bit hash of the key rather than
+// tombstone (3.6 and later) and the number of entries (3.4 and 3.5). Live keys are tracked by a 128-bit hash of the key rather than
 // the key itself, so that memory grows by 16 bytes per key and not by the
 // key's length.
 func status(tx *bolt.Tx, st *Status) error {
@@ -367,6 +376,7 @@ func status(tx *bolt.Tx, st *Status) error {
 		err := b.ForEach(func(k, v []byte) error {
 			crc.Write(k)
 			crc.Write(v)
+			st.TotalKeyAllBuckets++
 			if !isKey {
 				return nil
 			}
