@@ -54,6 +54,7 @@ func TestExitCodes(t *testing.T) {
 		{name: "bad configuration", env: map[string]string{"ETCD_BACKUP_KEEP_MIN": "-1"}, code: 2, stderr: "ETCD_BACKUP_KEEP_MIN"},
 		{name: "backup", env: map[string]string{"ETCD_BACKUP_DESTINATIONS": out}, code: 0, wantSumary: true, stderr: `"msg":"backup done"`},
 		{name: "etcd down", env: map[string]string{"ETCD_BACKUP_ENDPOINTS": "https://127.0.0.1:1", "ETCD_BACKUP_DIAL_TIMEOUT": "1s"}, code: 1, wantSumary: true, stderr: "backup failed"},
+		{name: "snapshot timeout named", env: map[string]string{"ETCD_BACKUP_SNAPSHOT_TIMEOUT": "1ms"}, code: 1, wantSumary: true, stdout: "ETCD_BACKUP_SNAPSHOT_TIMEOUT=1ms expired"},
 		{name: "typo warned", env: map[string]string{"ETCD_BACKUP_DESTINATIONS": filepath.Join(out, "typo"), "ETCD_BACKUP_RETENTON": "1d"}, code: 0, wantSumary: true, stderr: "ETCD_BACKUP_RETENTON"},
 	}
 	for _, c := range cases {

@@ -179,7 +179,7 @@ func (r *run) do(ctx context.Context) error {
 	}
 	// The snapshot timeout bounds all attempts together: a hung or flapping
 	// etcd must not hold the Job past it.
-	sctx, cancel := context.WithTimeout(ctx, opts.SnapshotTimeout)
+	sctx, cancel := snapshot.WithTimeout(ctx, opts)
 	defer cancel()
 	var member snapshot.Member
 	err := retry.Do(sctx, log, "snapshot", snapshotRetry, func(ctx context.Context) error {

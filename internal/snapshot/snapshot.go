@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/url"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	"go.etcd.io/etcd/client/pkg/v3/transport"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
@@ -87,8 +89,11 @@ func TLSConfig(o Options, secure bool) (*tls.Config, error) {
 }
 
 // Take connects to the first healthy endpoint, in the order given, and
-// streams its snapshot into w. It returns the member it used.
+// streams its snapshot into w, all within o.SnapshotTimeout. It returns the
+// member it used.
 func Take(ctx context.Context, log *slog.Logger, o Options, w io.Writer) (Member, error) {
+	ctx, cancel := WithTimeout(ctx, o)
+	defer cancel()
 	secure := len(o.Endpoints) > 0 && strings.HasPrefix(o.Endpoints[0], "https://")
 	tlsCfg, err := TLSConfig(o, secure)
 	if err != nil {
@@ -97,8 +102,8 @@ func Take(ctx context.Context, log *slog.Logger, o Options, w io.Writer) (Member
 	var errs []error
 	for _, ep := range o.Endpoints {
 		cli, m, err := connect(ctx, o, ep, tlsCfg)
-		if err != nil && tlsCfg != nil {
-			if perr := probeTLS(ctx, ep, tlsCfg, o.DialTimeout); perr != nil {
+		if err != nil && tlsCfg != nil && ctx.Err() == nil {
+			if perr := probeTLS(ctx, ep, tlsCfg, o); perr != nil {
 				err = perr
 			}
 		}
@@ -112,7 +117,7 @@ func Take(ctx context.Context, log *slog.Logger, o Options, w io.Writer) (Member
 		}
 		log.Info("taking snapshot", "endpoint", ep, "member_id", m.ID, "member_name", m.Name,
 			"server_version", m.Version, "db_size", m.DBSize, "is_leader", m.IsLeader)
-		err = stream(ctx, log, cli, o, w)
+		err = stream(ctx, log, cli, o, m.DBSize, w)
 		cli.Close()
 		if err != nil {
 			return m, fmt.Errorf("streaming snapshot from %s: %w", ep, err)
@@ -122,9 +127,46 @@ func Take(ctx context.Context, log *slog.Logger, o Options, w io.Writer) (Member
 	return Member{}, fmt.Errorf("no etcd endpoint usable: %w", errors.Join(errs...))
 }
 
+// WithTimeout bounds a snapshot, every attempt included, by
+// o.SnapshotTimeout: an error that Take returns because it expired names the
+// setting.
+func WithTimeout(ctx context.Context, o Options) (context.Context, context.CancelFunc) {
+	return context.WithTimeoutCause(ctx, o.SnapshotTimeout,
+		&timeoutError{"ETCD_BACKUP_SNAPSHOT_TIMEOUT", o.SnapshotTimeout, "the time for the whole snapshot, retries included"})
+}
+
+// timeoutError names the setting whose time ran out: "context deadline
+// exceeded" or "i/o timeout" alone do not say which one to raise.
+type timeoutError struct {
+	setting string
+	value   time.Duration
+	bounds  string
+}
+
+func (e *timeoutError) Error() string {
+	return fmt.Sprintf("%s=%s expired (%s)", e.setting, e.value, e.bounds)
+}
+
+func (e *timeoutError) Is(target error) bool { return target == context.DeadlineExceeded }
+
+func dialTimeout(o Options) *timeoutError {
+	return &timeoutError{"ETCD_BACKUP_DIAL_TIMEOUT", o.DialTimeout, "the time to connect to one endpoint and get its status"}
+}
+
+// expired adds to err the setting whose time ran out, when ctx ended
+// because of one.
+func expired(ctx context.Context, err error) error {
+	var te *timeoutError
+	if ctx.Err() == nil || !errors.As(context.Cause(ctx), &te) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", te, err)
+}
+
 // connect dials one endpoint and asks for its status, which proves that the
 // member answers and that TLS and auth are right before any file is opened.
 func connect(ctx context.Context, o Options, ep string, tlsCfg *tls.Config) (*clientv3.Client, Member, error) {
+	start := time.Now()
 	cli, err := clientv3.New(clientv3.Config{
 		Endpoints:   []string{ep},
 		DialTimeout: o.DialTimeout,
@@ -140,14 +182,22 @@ func connect(ctx context.Context, o Options, ep string, tlsCfg *tls.Config) (*cl
 		DialOptions: []grpc.DialOption{grpc.WithBlock(), grpc.WithReturnConnectionError()},
 	})
 	if err != nil {
+		// The dial blocks until it connects or its time runs out (the
+		// client's own DialTimeout, or ctx's), so a failure that took
+		// that long is the dial timeout's.
+		if ctx.Err() != nil {
+			err = expired(ctx, err)
+		} else if time.Since(start) >= o.DialTimeout {
+			err = fmt.Errorf("%w: %w", dialTimeout(o), err)
+		}
 		return nil, Member{}, fmt.Errorf("connecting: %w", err)
 	}
-	sctx, cancel := context.WithTimeout(ctx, o.DialTimeout)
+	sctx, cancel := context.WithTimeoutCause(ctx, o.DialTimeout, dialTimeout(o))
 	defer cancel()
 	st, err := cli.Status(sctx, ep)
 	if err != nil {
 		cli.Close()
-		return nil, Member{}, fmt.Errorf("asking for member status: %w", err)
+		return nil, Member{}, fmt.Errorf("asking for member status: %w", expired(sctx, err))
 	}
 	if len(st.Errors) > 0 {
 		cli.Close()
@@ -170,26 +220,21 @@ func connect(ctx context.Context, o Options, ep string, tlsCfg *tls.Config) (*cl
 	return cli, m, nil
 }
 
-func stream(ctx context.Context, log *slog.Logger, cli *clientv3.Client, o Options, w io.Writer) error {
-	ctx, cancel := context.WithTimeout(ctx, o.SnapshotTimeout)
-	defer cancel()
+func stream(ctx context.Context, log *slog.Logger, cli *clientv3.Client, o Options, dbSize int64, w io.Writer) error {
 	rc, err := cli.Snapshot(ctx)
 	if err != nil {
-		return err
+		return expired(ctx, err)
 	}
 	defer rc.Close()
-	pw := &progress{w: w, log: log, every: o.ProgressEvery, start: time.Now()}
+	pw := &progress{w: w, log: log, every: o.ProgressEvery, start: time.Now(), total: dbSize}
 	pw.last = pw.start
 	if _, err := io.Copy(pw, rc); err != nil {
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return fmt.Errorf("snapshot not finished within ETCD_BACKUP_SNAPSHOT_TIMEOUT=%s after %d bytes: %w", o.SnapshotTimeout, pw.n, err)
-		}
-		return fmt.Errorf("after %d bytes: %w", pw.n, err)
+		return fmt.Errorf("after %s: %w", humanize.IBytes(uint64(pw.n)), expired(ctx, err))
 	}
 	return nil
 }
 
-// progress logs bytes so far and the rate, at most once per interval.
+// progress logs how far the stream has come, at most once per interval.
 type progress struct {
 	w     io.Writer
 	log   *slog.Logger
@@ -197,6 +242,7 @@ type progress struct {
 	start time.Time
 	last  time.Time
 	n     int64
+	total int64 // the member's database size; 0 if unknown
 }
 
 func (p *progress) Write(b []byte) (int, error) {
@@ -204,19 +250,40 @@ func (p *progress) Write(b []byte) (int, error) {
 	p.n += int64(n)
 	if now := time.Now(); p.every > 0 && now.Sub(p.last) >= p.every {
 		p.last = now
-		secs := now.Sub(p.start).Seconds()
-		p.log.Info("snapshot progress", "bytes", p.n, "mb_per_s", round1(float64(p.n)/1e6/secs))
+		p.log.Info("snapshot progress", progressAttrs(p.n, p.total, now.Sub(p.start))...)
 	}
 	return n, err
 }
 
-func round1(f float64) float64 { return float64(int64(f*10+0.5)) / 10 }
+// progressAttrs describes a stream that has carried n bytes in elapsed:
+// sizes for people, the share of the database and the time left at the rate
+// so far. The database size is the member's file, free pages included, and
+// the snapshot can be smaller: the share and the time left are estimates
+// from above.
+func progressAttrs(n, total int64, elapsed time.Duration) []any {
+	attrs := []any{"received", humanize.IBytes(uint64(n))}
+	if total > 0 {
+		attrs = append(attrs, "db_size", humanize.IBytes(uint64(total)),
+			"percent", math.Round(min(100, 100*float64(n)/float64(total))*10)/10)
+	}
+	if elapsed <= 0 || n <= 0 {
+		return append(attrs, "bytes", n)
+	}
+	rate := float64(n) / elapsed.Seconds()
+	attrs = append(attrs, "rate", humanize.IBytes(uint64(rate))+"/s")
+	if total > n {
+		left := time.Duration(float64(total-n) / rate * float64(time.Second))
+		attrs = append(attrs, "time_left", left.Round(time.Second).String())
+	}
+	return append(attrs, "bytes", n)
+}
 
 // probeTLS explains a failed connection: gRPC reports a rejected client
 // certificate as a broken pipe or a timeout, while a plain TLS handshake
-// and one read show the server's alert (bad or expired certificate, unknown
-// authority). It returns nil when the handshake tells nothing new.
-func probeTLS(ctx context.Context, ep string, cfg *tls.Config, timeout time.Duration) error {
+// and one read show the server's alert (bad, expired or missing client
+// certificate, unknown authority). It returns nil when the handshake tells
+// nothing new: the TCP connection failed as well, or timed out.
+func probeTLS(ctx context.Context, ep string, cfg *tls.Config, o Options) error {
 	u, err := url.Parse(ep)
 	if err != nil {
 		return nil
@@ -226,22 +293,38 @@ func probeTLS(ctx context.Context, ep string, cfg *tls.Config, timeout time.Dura
 	if cfg.ServerName == "" {
 		cfg.ServerName = u.Hostname()
 	}
-	d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: timeout}, Config: cfg}
+	d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: o.DialTimeout}, Config: cfg}
 	conn, err := d.DialContext(ctx, "tcp", u.Host)
-	if err != nil {
-		return fmt.Errorf("TLS connection to %s: %w", u.Host, err)
+	if err == nil {
+		defer conn.Close()
+		// TLS 1.3 delivers the server's verdict on the client certificate
+		// after the handshake, with the first read; TLS 1.2 during it.
+		_ = conn.SetReadDeadline(time.Now().Add(min(o.DialTimeout, 500*time.Millisecond)))
+		var b [1]byte
+		if _, err = conn.Read(b[:]); err == nil || !refusedCertificate(err) {
+			return nil
+		}
 	}
-	defer conn.Close()
-	// TLS 1.3 delivers the server's verdict on the client certificate
-	// after the handshake, with the first read.
-	_ = conn.SetReadDeadline(time.Now().Add(min(timeout, 500*time.Millisecond)))
-	var b [1]byte
-	_, err = conn.Read(b[:])
-	var alert tls.AlertError
-	if errors.As(err, &alert) || (err != nil && strings.Contains(err.Error(), "remote error")) {
-		return fmt.Errorf("the server refused the client certificate ETCD_BACKUP_CERT: %w", err)
+	var opErr *net.OpError
+	var netErr net.Error
+	switch {
+	case refusedCertificate(err) && o.Cert == "":
+		return fmt.Errorf("the server requires a client certificate and none is configured: set ETCD_BACKUP_CERT and ETCD_BACKUP_KEY to its PEM files: %w", err)
+	case refusedCertificate(err):
+		return fmt.Errorf("the server refused the client certificate ETCD_BACKUP_CERT=%s: %w", o.Cert, err)
+	case errors.As(err, &opErr) && opErr.Op == "dial", errors.Is(err, context.DeadlineExceeded),
+		errors.As(err, &netErr) && netErr.Timeout():
+		return nil
 	}
-	return nil
+	return fmt.Errorf("TLS connection to %s: %w", u.Host, err)
+}
+
+// refusedCertificate reports a TLS alert from the server about the client
+// certificate (missing, bad, expired, of an unknown authority). crypto/tls
+// keeps the alert type unexported: only its text tells.
+func refusedCertificate(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "remote error") && strings.Contains(msg, "certificate")
 }
 
 // checkValidity reads the client certificate and refuses one outside its
