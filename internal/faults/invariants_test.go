@@ -385,6 +385,9 @@ func destResult(r *jobResult, d *dest) *backup.DestResult {
 	return nil
 }
 
+// maxSummaryError is the longest error text a summary may hold.
+const maxSummaryError = 1500
+
 func checkSummary(t testing.TB, sc *scenario, r *jobResult, after map[*dest]map[string]entry, concurrent bool, i int) {
 	t.Helper()
 	who := "the run"
@@ -411,6 +414,17 @@ func checkSummary(t testing.TB, sc *scenario, r *jobResult, after map[*dest]map[
 	}
 	if s.Status == backup.StatusOK && (s.FailedStep != "" || s.Error != "") {
 		fail("status ok with failed_step %q, error %q", s.FailedStep, s.Error)
+	}
+	// Errors go into the termination message, of which the kubelet keeps
+	// 4 KiB: a crash dump or a list on many lines does not belong there.
+	errs := []string{s.Error}
+	for _, dr := range s.Destinations {
+		errs = append(errs, dr.Error)
+	}
+	for _, e := range errs {
+		if strings.Contains(e, "\n") || len(e) > maxSummaryError {
+			fail("an error is not one short line (%d bytes): %q", len(e), e)
+		}
 	}
 	if len(s.Destinations) != len(sc.dests) {
 		fail("%d destinations in the summary, %d configured", len(s.Destinations), len(sc.dests))

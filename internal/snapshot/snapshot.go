@@ -124,8 +124,22 @@ func Take(ctx context.Context, log *slog.Logger, o Options, w io.Writer) (Member
 		}
 		return m, nil
 	}
-	return Member{}, fmt.Errorf("no etcd endpoint usable: %w", errors.Join(errs...))
+	return Member{}, fmt.Errorf("no etcd endpoint usable: %w", endpointErrors(errs))
 }
+
+// endpointErrors are the failures of every endpoint tried, on one line:
+// the error goes into the summary and the termination message.
+type endpointErrors []error
+
+func (e endpointErrors) Error() string {
+	msgs := make([]string, len(e))
+	for i, err := range e {
+		msgs[i] = err.Error()
+	}
+	return strings.Join(msgs, "; ")
+}
+
+func (e endpointErrors) Unwrap() []error { return e }
 
 // WithTimeout bounds a snapshot, every attempt included, by
 // o.SnapshotTimeout: an error that Take returns because it expired names the

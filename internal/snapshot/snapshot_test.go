@@ -84,6 +84,15 @@ func TestTakeErrorsNameTheCause(t *testing.T) {
 			want: []string{"ETCD_BACKUP_DIAL_TIMEOUT=300ms"},
 		},
 		{
+			name: "no endpoint answers the handshake",
+			change: func(o *snapshot.Options) {
+				stalled := faults.Rule{Fault: faults.Stall}
+				o.Endpoints = []string{proxy(t, srv, stalled), proxy(t, srv, stalled)}
+				o.DialTimeout = 300 * time.Millisecond
+			},
+			want: []string{"no etcd endpoint usable", "ETCD_BACKUP_DIAL_TIMEOUT=300ms"},
+		},
+		{
 			name: "stream stalls",
 			change: func(o *snapshot.Options) {
 				o.Endpoints = []string{proxy(t, srv, faults.Rule{Fault: faults.Stall, After: 1 << 20})}
@@ -101,7 +110,11 @@ func TestTakeErrorsNameTheCause(t *testing.T) {
 				t.Fatal("snapshot taken")
 			}
 			t.Log(err)
-			for _, w := range c.want {
+			// The error goes into the summary and the termination message.
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("error on more than one line: %q", err)
+			}
+			for _, w := range append(c.want, o.Endpoints...) {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error does not say %q: %v", w, err)
 				}
