@@ -17,6 +17,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/dustin/go-humanize"
@@ -146,25 +147,30 @@ func (e endpointErrors) Unwrap() []error { return e }
 // setting.
 func WithTimeout(ctx context.Context, o Options) (context.Context, context.CancelFunc) {
 	return context.WithTimeoutCause(ctx, o.SnapshotTimeout,
-		&timeoutError{"ETCD_BACKUP_SNAPSHOT_TIMEOUT", o.SnapshotTimeout, "the time for the whole snapshot, retries included"})
+		&timeoutError{"ETCD_BACKUP_SNAPSHOT_TIMEOUT", o.SnapshotTimeout, "the time for the whole snapshot, retries included", false})
 }
 
 // timeoutError names the setting whose time ran out: "context deadline
 // exceeded" or "i/o timeout" alone do not say which one to raise.
 type timeoutError struct {
-	setting string
-	value   time.Duration
-	bounds  string
+	setting    string
+	value      time.Duration
+	bounds     string
+	perAttempt bool
 }
 
 func (e *timeoutError) Error() string {
 	return fmt.Sprintf("%s=%s expired (%s)", e.setting, e.value, e.bounds)
 }
 
-func (e *timeoutError) Is(target error) bool { return target == context.DeadlineExceeded }
+// Is makes every timeoutError a deadline, and one that bounds a single
+// attempt a connection timeout as well, which another attempt may not meet.
+func (e *timeoutError) Is(target error) bool {
+	return target == context.DeadlineExceeded || (e.perAttempt && target == syscall.ETIMEDOUT)
+}
 
 func dialTimeout(o Options) *timeoutError {
-	return &timeoutError{"ETCD_BACKUP_DIAL_TIMEOUT", o.DialTimeout, "the time to connect to one endpoint and get its status"}
+	return &timeoutError{"ETCD_BACKUP_DIAL_TIMEOUT", o.DialTimeout, "the time to connect to one endpoint and get its status", true}
 }
 
 // expired adds to err the setting whose time ran out, when ctx ended

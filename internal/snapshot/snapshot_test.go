@@ -14,6 +14,7 @@ import (
 
 	"github.com/etcd-backup/etcd-backup/internal/etcdtest"
 	"github.com/etcd-backup/etcd-backup/internal/faults"
+	"github.com/etcd-backup/etcd-backup/internal/retry"
 	"github.com/etcd-backup/etcd-backup/internal/snapshot"
 )
 
@@ -59,10 +60,11 @@ func proxy(t *testing.T, srv *etcdtest.Server, down faults.Rule) string {
 func TestTakeErrorsNameTheCause(t *testing.T) {
 	srv := startEtcd(t, 2<<20)
 	cases := []struct {
-		name   string
-		change func(*snapshot.Options)
-		want   []string
-		refuse []string
+		name      string
+		change    func(*snapshot.Options)
+		want      []string
+		refuse    []string
+		transient bool // worth another attempt
 	}{
 		{
 			name:   "no client certificate configured",
@@ -81,7 +83,8 @@ func TestTakeErrorsNameTheCause(t *testing.T) {
 				o.Endpoints = []string{proxy(t, srv, faults.Rule{Fault: faults.Stall})}
 				o.DialTimeout = 300 * time.Millisecond
 			},
-			want: []string{"ETCD_BACKUP_DIAL_TIMEOUT=300ms"},
+			want:      []string{"ETCD_BACKUP_DIAL_TIMEOUT=300ms"},
+			transient: true,
 		},
 		{
 			name: "no endpoint answers the handshake",
@@ -90,7 +93,8 @@ func TestTakeErrorsNameTheCause(t *testing.T) {
 				o.Endpoints = []string{proxy(t, srv, stalled), proxy(t, srv, stalled)}
 				o.DialTimeout = 300 * time.Millisecond
 			},
-			want: []string{"no etcd endpoint usable", "ETCD_BACKUP_DIAL_TIMEOUT=300ms"},
+			want:      []string{"no etcd endpoint usable", "ETCD_BACKUP_DIAL_TIMEOUT=300ms"},
+			transient: true,
 		},
 		{
 			name: "stream stalls",
@@ -118,6 +122,9 @@ func TestTakeErrorsNameTheCause(t *testing.T) {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error does not say %q: %v", w, err)
 				}
+			}
+			if retry.Transient(err) != c.transient {
+				t.Errorf("transient = %v, want %v", !c.transient, c.transient)
 			}
 			for _, r := range c.refuse {
 				if strings.Contains(err.Error(), r) {
