@@ -20,7 +20,7 @@ func TestChildFailureOneLine(t *testing.T) {
 	}{
 		{
 			name: "found a problem", script: "exit 1",
-			stderr: "checking " + path + ": bbolt consistency check found 2 problems:\n page 5: unreachable unfreed\n",
+			stderr: "checking " + path + ": bbolt consistency check found 2 problems:\npage 5: unreachable unfreed\n",
 			want:   []string{"checking " + path + ": bbolt consistency check found 2 problems: page 5: unreachable unfreed"},
 		},
 		{

@@ -169,7 +169,7 @@ func childFailure(path string, runErr error, stderr string) error {
 	if !errors.As(runErr, &exit) {
 		return fmt.Errorf("starting the bbolt consistency check of %s: %w", path, runErr)
 	}
-	if msg := strings.Join(strings.Fields(stderr), " "); exit.ExitCode() == childFoundProblem && msg != "" {
+	if msg := strings.ReplaceAll(strings.TrimSpace(stderr), "\n", " "); exit.ExitCode() == childFoundProblem && msg != "" {
 		return errors.New(msg)
 	}
 	if ws, ok := exit.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
