@@ -14,7 +14,7 @@ import (
 
 	"github.com/etcd-backup/etcd-backup/internal/blobtest"
 	"github.com/etcd-backup/etcd-backup/internal/etcdtest"
-	"github.com/etcd-backup/etcd-backup/internal/prune"
+	"github.com/etcd-backup/etcd-backup/internal/snapname"
 )
 
 var (
@@ -128,15 +128,15 @@ func TestObjectStorage(t *testing.T) {
 			setEnvList(t, be.env)
 			now := time.Now()
 			old := []string{
-				"prod/etcd/" + prune.Name("etcd-snapshot-", now.Add(-72*time.Hour)),
-				"prod/etcd/" + prune.Name("etcd-snapshot-", now.Add(-48*time.Hour)),
+				"prod/etcd/" + snapname.Format("etcd-snapshot-", now.Add(-72*time.Hour), snapname.Plain),
+				"prod/etcd/" + snapname.Format("etcd-snapshot-", now.Add(-48*time.Hour), snapname.Plain),
 			}
 			foreign := []string{
 				"prod/etcd/notes.txt",
 				"prod/etcd/etcd-snapshot-20200101T000000Z.db.bak",
-				"prod/" + prune.Name("etcd-snapshot-", now.Add(-100*time.Hour)),             // above the prefix
-				"prod/etcd/nested/" + prune.Name("etcd-snapshot-", now.Add(-100*time.Hour)), // below it
-				"other/" + prune.Name("etcd-snapshot-", now.Add(-100*time.Hour)),
+				"prod/" + snapname.Format("etcd-snapshot-", now.Add(-100*time.Hour), snapname.Plain),             // above the prefix
+				"prod/etcd/nested/" + snapname.Format("etcd-snapshot-", now.Add(-100*time.Hour), snapname.Plain), // below it
+				"other/" + snapname.Format("etcd-snapshot-", now.Add(-100*time.Hour), snapname.Plain),
 			}
 			for _, k := range append(append([]string{}, old...), foreign...) {
 				put(t, be.root, k, []byte("an object written before the run"))
@@ -212,7 +212,7 @@ func TestS3WrongCredentials(t *testing.T) {
 	setEnvList(t, s3.Env())
 	const wrong = "WRONG-SECRET-d41d8cd98f00b204e980"
 	t.Setenv("AWS_SECRET_ACCESS_KEY", wrong)
-	oldKey := "etcd/" + prune.Name("etcd-snapshot-", time.Now().Add(-240*time.Hour))
+	oldKey := "etcd/" + snapname.Format("etcd-snapshot-", time.Now().Add(-240*time.Hour), snapname.Plain)
 	root := strings.Replace(s3.URL(""), "/?", "?", 1)
 	dir := t.TempDir()
 	env := envFor(s, dir, s3.URL("etcd"))

@@ -43,6 +43,27 @@ func (f *fanout) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
+// reset prepares for a (new) attempt: a fresh hash and empty temporary
+// files. A directory that failed stays out.
+func (f *fanout) reset() error {
+	if f.hash.Size() == 0 {
+		return nil // first attempt
+	}
+	f.hash = verify.NewStream()
+	for _, t := range f.targets {
+		if t.writeErr != nil {
+			continue
+		}
+		if err := t.pending.Reset(); err != nil {
+			t.drop(err)
+		}
+	}
+	if f.scratch != nil {
+		return f.scratch.Reset()
+	}
+	return nil
+}
+
 // source is a complete temporary file to verify, "" if none is left.
 func (f *fanout) source() string {
 	for _, t := range f.targets {

@@ -14,16 +14,15 @@ import (
 	"io/fs"
 	"log/slog"
 	"math"
-	"os"
+	"slices"
 	"sync"
 	"time"
-
-	"gocloud.dev/gcerrors"
 
 	"github.com/etcd-backup/etcd-backup/internal/config"
 	"github.com/etcd-backup/etcd-backup/internal/destination"
 	"github.com/etcd-backup/etcd-backup/internal/prune"
 	"github.com/etcd-backup/etcd-backup/internal/retry"
+	"github.com/etcd-backup/etcd-backup/internal/snapname"
 	"github.com/etcd-backup/etcd-backup/internal/snapshot"
 	"github.com/etcd-backup/etcd-backup/internal/verify"
 	"github.com/etcd-backup/etcd-backup/internal/version"
@@ -44,10 +43,11 @@ type Deps struct {
 // succeed is kept and the summary says which step and destination failed.
 var ErrFailed = errors.New("backup failed")
 
+// target is a destination taking part in a run.
 type target struct {
 	res      *DestResult
-	dest     destination.Destination
-	pending  destination.Pending // local directories only
+	dest     destination.Destination // nil when it could not be opened
+	pending  destination.Pending     // streaming destinations only
 	writeErr error
 	syncErr  error // from flushing the file while it is verified
 	started  time.Time
@@ -59,7 +59,7 @@ func Run(ctx context.Context, cfg config.Config, d Deps) (Summary, error) {
 		d.Now = time.Now
 	}
 	start := d.Now()
-	name := prune.Name(cfg.NamePrefix, start)
+	name := snapname.Format(cfg.NamePrefix, start, snapname.Plain)
 	sum := Summary{
 		Status:    StatusOK,
 		Seconds:   map[string]float64{},
@@ -106,6 +106,10 @@ type run struct {
 	name    string
 	sum     *Summary
 	targets []*target
+	// scratch takes the snapshot when no destination streams it in.
+	scratch destination.Pending
+	fan     *fanout
+	member  snapshot.Member
 }
 
 func (r *run) stepFailed(step string, err error) error {
@@ -114,113 +118,130 @@ func (r *run) stepFailed(step string, err error) error {
 	return fmt.Errorf("%w: %s: %w", ErrFailed, step, err)
 }
 
+// do runs the steps in order. Each step works on the destinations still
+// ok; a step that leaves none to go on with ends the run.
 func (r *run) do(ctx context.Context) error {
-	log := r.d.Log
 	defer r.closeAll()
+	r.openDestinations(ctx)
+	defer r.abortTemporaries()
+	if err := r.takeSnapshot(ctx); err != nil {
+		return err
+	}
+	if err := r.verifySnapshot(ctx); err != nil {
+		return err
+	}
+	t0 := time.Now()
+	r.upload(ctx, r.store())
+	r.sum.Seconds[StepCopy] = since(t0)
+
+	t0 = time.Now()
+	r.prune(ctx)
+	r.sum.Seconds[StepPrune] = since(t0)
+	return r.failures()
+}
+
+func (r *run) openDestinations(ctx context.Context) {
 	for _, spec := range r.cfg.Destinations {
 		t := &target{res: &DestResult{Destination: destination.Redact(spec), Status: StatusOK, Pruned: []string{}}}
 		r.targets = append(r.targets, t)
 		dest, err := destination.Open(ctx, spec)
 		if err != nil {
-			log.Error("destination not usable", "destination", t.res.Destination, "error", err.Error())
+			r.d.Log.Error("destination not usable", "destination", t.res.Destination, "error", err.Error())
 			t.res.fail(StepCopy, err)
 			continue
 		}
 		t.dest = dest
 		t.res.Destination = dest.String()
 	}
+}
 
-	// snapshot: into a temporary file in every local directory at once
+// takeSnapshot streams the snapshot into a temporary file in every
+// streaming destination at once, retrying transient failures.
+func (r *run) takeSnapshot(ctx context.Context) error {
 	t0 := time.Now()
-	stream := verify.NewStream()
-	var scratch destination.Pending
-	defer func() {
-		if scratch != nil {
-			scratch.Abort()
+	if err := r.createTemporaries(); err != nil {
+		return r.stepFailed(StepSnapshot, err)
+	}
+	r.fan = &fanout{log: r.d.Log, hash: verify.NewStream(), targets: r.streaming(), scratch: r.scratch}
+	opts := r.snapshotOptions()
+	// The snapshot timeout bounds all attempts together: a hung or flapping
+	// etcd must not hold the Job past it.
+	sctx, cancel := snapshot.WithTimeout(ctx, opts)
+	defer cancel()
+	err := retry.Do(sctx, r.d.Log, "snapshot", snapshotRetry, func(ctx context.Context) error {
+		if err := r.fan.reset(); err != nil {
+			return err
 		}
-		for _, t := range r.targets {
-			if t.pending != nil {
-				t.pending.Abort() // no-op once committed
-			}
+		m, err := snapshot.Take(ctx, r.d.Log, opts, r.fan)
+		if m.Endpoint != "" {
+			r.member = m
 		}
-	}()
+		return err
+	})
+	r.sum.Seconds[StepSnapshot] = since(t0)
+	if r.member.Endpoint != "" {
+		r.sum.Etcd = &r.member
+	}
+	if err != nil {
+		return r.stepFailed(StepSnapshot, err)
+	}
+	r.d.Log.Info("snapshot received", "bytes", r.fan.hash.Size(), "seconds", r.sum.Seconds[StepSnapshot])
+	return nil
+}
+
+// createTemporaries opens a temporary file in every streaming destination;
+// with none, the snapshot goes to a scratch file in the work directory.
+func (r *run) createTemporaries() error {
 	for _, t := range r.targets {
-		s, ok := t.dest.(destination.Streamer)
-		if !ok || t.res.Status != StatusOK {
+		if t.res.Status != StatusOK || !t.dest.Streams() {
 			continue
 		}
-		p, err := s.Create(r.name)
+		p, err := t.dest.Create(r.name)
 		if err != nil {
-			log.Error("cannot write to destination", "destination", t.res.Destination, "error", err.Error())
+			r.d.Log.Error("cannot write to destination", "destination", t.res.Destination, "error", err.Error())
 			t.res.fail(StepCopy, err)
 			continue
 		}
 		t.pending = p
 		t.started = time.Now()
 	}
-	sinks := r.liveSinks()
-	if len(sinks) == 0 {
-		// No local directory to verify from (only object storage, or every
-		// directory failed): the snapshot goes to a scratch file first.
-		work, err := destination.OpenLocal(r.cfg.WorkDir)
-		if err == nil {
-			scratch, err = work.Create(r.name)
-		}
-		if err != nil {
-			return r.stepFailed(StepSnapshot, fmt.Errorf("no destination directory is writable and the work directory ETCD_BACKUP_WORK_DIR=%s is not either: %w", r.cfg.WorkDir, err))
-		}
+	if len(r.streaming()) > 0 {
+		return nil
 	}
-	fan := &fanout{log: log, hash: stream, targets: sinks, scratch: scratch}
-	opts := snapshot.Options{
+	// No local directory to verify from (only object storage, or every
+	// directory failed).
+	work, err := destination.OpenLocal(r.cfg.WorkDir)
+	if err == nil {
+		r.scratch, err = work.Create(r.name)
+	}
+	if err != nil {
+		return fmt.Errorf("no destination directory is writable and the work directory ETCD_BACKUP_WORK_DIR=%s is not either: %w", r.cfg.WorkDir, err)
+	}
+	return nil
+}
+
+func (r *run) snapshotOptions() snapshot.Options {
+	return snapshot.Options{
 		Endpoints: r.cfg.Endpoints, CACert: r.cfg.CACert, Cert: r.cfg.Cert, Key: r.cfg.Key,
 		Username: r.cfg.Username, Password: r.cfg.Password,
 		DialTimeout: time.Duration(r.cfg.DialTimeout), SnapshotTimeout: time.Duration(r.cfg.SnapshotTimeout),
 		ProgressEvery: r.cfg.ProgressEvery,
 	}
-	// The snapshot timeout bounds all attempts together: a hung or flapping
-	// etcd must not hold the Job past it.
-	sctx, cancel := snapshot.WithTimeout(ctx, opts)
-	defer cancel()
-	var member snapshot.Member
-	err := retry.Do(sctx, log, "snapshot", snapshotRetry, func(ctx context.Context) error {
-		if err := r.resetSinks(fan); err != nil {
-			return err
-		}
-		m, err := snapshot.Take(ctx, log, opts, fan)
-		if m.Endpoint != "" {
-			member = m
-		}
-		return err
-	})
-	stream = fan.hash
-	r.sum.Seconds[StepSnapshot] = since(t0)
-	if member.Endpoint != "" {
-		r.sum.Etcd = &member
-	}
-	if err != nil {
-		return r.stepFailed(StepSnapshot, err)
-	}
-	log.Info("snapshot received", "bytes", stream.Size(), "seconds", r.sum.Seconds[StepSnapshot])
+}
 
-	// verify: trailer from the stream, database from one of the files
-	t0 = time.Now()
-	source := fan.source()
+// verifySnapshot checks the trailer from the stream and the database from
+// one of the files.
+func (r *run) verifySnapshot(ctx context.Context) error {
+	t0 := time.Now()
+	stream := r.fan.hash
+	source := r.fan.source()
 	if source == "" {
 		return r.stepFailed(StepSnapshot, errors.New("every destination failed while the snapshot was written"))
 	}
 	if err := stream.CheckTrailer(); err != nil {
 		return r.stepFailed(StepVerify, err)
 	}
-	// The files go to disk while the database is checked: the fsync waits
-	// for the disk, the check for the CPU. A failed fsync fails its
-	// destination for good: after one, Linux may report the lost pages as
-	// clean, and a second fsync would succeed.
-	var flushing sync.WaitGroup
-	for _, t := range r.targets {
-		if s, ok := t.pending.(interface{ Sync() error }); ok && t.res.Status == StatusOK {
-			flushing.Go(func() { t.syncErr = s.Sync() })
-		}
-	}
+	flushing := r.syncTemporaries()
 	st, err := verify.Database(ctx, source)
 	flushing.Wait()
 	r.sum.Seconds[StepVerify] = since(t0)
@@ -228,65 +249,162 @@ func (r *run) do(ctx context.Context) error {
 		return r.stepFailed(StepVerify, err)
 	}
 	r.sum.Snapshot = &SnapshotInfo{Name: r.name, Size: stream.Size(), SHA256: stream.SHA256(), Status: st}
-	log.Info("snapshot verified", "name", r.name, "size", stream.Size(), "sha256", stream.SHA256(),
+	r.d.Log.Info("snapshot verified", "name", r.name, "size", stream.Size(), "sha256", stream.SHA256(),
 		"revision", st.Revision, "total_keys", st.TotalKey, "hash", st.Hash, "seconds", r.sum.Seconds[StepVerify])
+	return nil
+}
 
-	// copy: give the local files their final names, then upload
-	t0 = time.Now()
-	uploadFrom := ""
+// syncTemporaries sends the files to disk while the database is checked:
+// the fsync waits for the disk, the check for the CPU. A failed fsync fails
+// its destination for good (see store).
+func (r *run) syncTemporaries() *sync.WaitGroup {
+	var flushing sync.WaitGroup
+	for _, t := range r.targets {
+		if t.pending != nil && t.res.Status == StatusOK {
+			flushing.Go(func() { t.syncErr = t.pending.Sync() })
+		}
+	}
+	return &flushing
+}
+
+// store gives the verified temporary files their final names and returns a
+// verified local file to upload from ("" if there is none).
+func (r *run) store() string {
+	from := ""
 	for _, t := range r.targets {
 		if t.pending == nil || t.res.Status != StatusOK {
 			continue
 		}
 		if t.syncErr != nil {
+			// After a failed fsync, Linux may report the lost pages as
+			// clean, and a second fsync would succeed.
 			t.drop(t.syncErr)
-			log.Error("could not store snapshot", "destination", t.res.Destination, "error", t.syncErr.Error())
+			r.d.Log.Error("could not store snapshot", "destination", t.res.Destination, "error", t.syncErr.Error())
 			continue
 		}
 		if err := t.pending.Commit(); err != nil {
-			log.Error("could not store snapshot", "destination", t.res.Destination, "error", err.Error())
+			r.d.Log.Error("could not store snapshot", "destination", t.res.Destination, "error", err.Error())
 			t.res.fail(StepCopy, err)
 			continue
 		}
 		t.res.Seconds = since(t.started)
-		if uploadFrom == "" {
-			uploadFrom = localPath(t.dest, r.name)
+		if from == "" {
+			from = t.pending.Final()
 		}
-		log.Info("snapshot stored", "destination", t.res.Destination, "name", r.name)
+		r.d.Log.Info("snapshot stored", "destination", t.res.Destination, "name", r.name)
 	}
-	if uploadFrom == "" && scratch != nil {
-		uploadFrom = scratch.Path()
+	if from == "" && r.scratch != nil {
+		from = r.scratch.Path()
 	}
-	meta := destination.Metadata{SHA256: stream.SHA256(), Revision: st.Revision, EtcdVersion: member.Version, ToolVersion: version.Version}
+	return from
+}
+
+// upload copies the verified file at from to every destination that does
+// not stream.
+func (r *run) upload(ctx context.Context, from string) {
+	meta := destination.Metadata{SHA256: r.fan.hash.SHA256(), Revision: r.sum.Snapshot.Revision,
+		EtcdVersion: r.member.Version, ToolVersion: version.Version}
 	for _, t := range r.targets {
-		up, ok := t.dest.(destination.Uploader)
-		if !ok || t.res.Status != StatusOK {
+		if t.res.Status != StatusOK || t.dest.Streams() {
 			continue
 		}
-		if uploadFrom == "" {
+		if from == "" {
 			t.res.fail(StepCopy, errors.New("no verified local copy to upload from"))
 			continue
 		}
 		t1 := time.Now()
-		err := retry.Do(ctx, log, "upload to "+t.res.Destination, uploadRetry, func(ctx context.Context) error {
-			_, err := up.Upload(ctx, r.name, uploadFrom, meta)
+		err := retry.Do(ctx, r.d.Log, "upload to "+t.res.Destination, uploadRetry, func(ctx context.Context) error {
+			_, err := t.dest.Upload(ctx, r.name, from, meta)
 			return err
 		})
 		if err != nil {
-			log.Error("upload failed", "destination", t.res.Destination, "error", err.Error())
+			r.d.Log.Error("upload failed", "destination", t.res.Destination, "error", err.Error())
 			t.res.fail(StepCopy, err)
 			continue
 		}
 		t.res.Seconds = since(t1)
-		log.Info("snapshot uploaded", "destination", t.res.Destination, "name", r.name, "seconds", t.res.Seconds)
+		r.d.Log.Info("snapshot uploaded", "destination", t.res.Destination, "name", r.name, "seconds", t.res.Seconds)
 	}
-	r.sum.Seconds[StepCopy] = since(t0)
+}
 
-	// prune: only where this run's snapshot is stored
-	t0 = time.Now()
-	r.prune(ctx)
-	r.sum.Seconds[StepPrune] = since(t0)
+// prune removes old snapshots, only where this run's snapshot is stored.
+func (r *run) prune(ctx context.Context) {
+	policy := prune.Policy{Prefix: r.cfg.NamePrefix, Retention: time.Duration(r.cfg.Retention), KeepMin: r.cfg.KeepMin, Keep: r.name}
+	now := r.d.Now()
+	for _, t := range r.targets {
+		if t.res.Status != StatusOK {
+			r.d.Log.Warn("not pruning a destination this run did not store a snapshot in", "destination", t.res.Destination)
+			continue
+		}
+		r.pruneTarget(ctx, t, policy, now)
+		t.res.PrunedCount = len(t.res.Pruned)
+		r.removeStale(ctx, t, now)
+	}
+}
 
+func (r *run) pruneTarget(ctx context.Context, t *target, policy prune.Policy, now time.Time) {
+	log := r.d.Log
+	objs, err := t.dest.List(ctx, r.cfg.NamePrefix)
+	if err != nil {
+		t.res.fail(StepPrune, err)
+		return
+	}
+	if !slices.ContainsFunc(objs, func(o destination.Object) bool { return o.Name == r.name }) {
+		// The listing must show what was just written; if it does not,
+		// it cannot be trusted to decide what is old.
+		t.res.fail(StepPrune, fmt.Errorf("listing does not show the snapshot %s just written; not pruning", r.name))
+		return
+	}
+	for _, o := range objs {
+		if o.ModTime.After(now.Add(time.Minute)) {
+			log.Warn("snapshot has a modification time in the future; kept", "destination", t.res.Destination, "name", o.Name, "mod_time", o.ModTime)
+		}
+	}
+	for _, o := range prune.Select(objs, policy, now) {
+		age := now.Sub(o.ModTime).Round(time.Second).String()
+		if r.cfg.DryRun {
+			log.Info("would prune (dry run)", "destination", t.res.Destination, "name", o.Name, "age", age)
+			t.res.Pruned = append(t.res.Pruned, o.Name)
+			continue
+		}
+		if err := t.dest.Delete(ctx, o.Name); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				// another run (concurrencyPolicy: Allow) pruned it first
+				log.Info("already gone", "destination", t.res.Destination, "name", o.Name)
+				continue
+			}
+			log.Error("prune failed", "destination", t.res.Destination, "name", o.Name, "error", err.Error())
+			t.res.fail(StepPrune, err)
+			return
+		}
+		log.Info("pruned", "destination", t.res.Destination, "name", o.Name, "age", age)
+		t.res.Pruned = append(t.res.Pruned, o.Name)
+	}
+}
+
+// removeStale deletes temporary files that a killed run left behind.
+func (r *run) removeStale(ctx context.Context, t *target, now time.Time) {
+	objs, err := t.dest.Stale(ctx, r.cfg.NamePrefix, now)
+	if err != nil {
+		r.d.Log.Warn("cannot list temporary files", "destination", t.res.Destination, "error", err.Error())
+		return
+	}
+	for _, o := range objs {
+		if r.cfg.DryRun {
+			r.d.Log.Info("would remove a temporary file left by a killed run (dry run)", "destination", t.res.Destination, "name", o.Name)
+			continue
+		}
+		if err := t.dest.Delete(ctx, o.Name); err != nil {
+			r.d.Log.Warn("cannot remove a temporary file left by a killed run", "destination", t.res.Destination, "name", o.Name, "error", err.Error())
+			continue
+		}
+		r.d.Log.Info("removed a temporary file left by a killed run", "destination", t.res.Destination, "name", o.Name)
+		t.res.RemovedTemporaries = append(t.res.RemovedTemporaries, o.Name)
+	}
+}
+
+// failures is the run's error when any destination failed.
+func (r *run) failures() error {
 	var failed []string
 	step := ""
 	for _, t := range r.targets {
@@ -303,81 +421,6 @@ func (r *run) do(ctx context.Context) error {
 	return nil
 }
 
-func (r *run) prune(ctx context.Context) {
-	log := r.d.Log
-	policy := prune.Policy{Prefix: r.cfg.NamePrefix, Retention: time.Duration(r.cfg.Retention), KeepMin: r.cfg.KeepMin, Keep: r.name}
-	now := r.d.Now()
-	for _, t := range r.targets {
-		if t.res.Status != StatusOK {
-			log.Warn("not pruning a destination this run did not store a snapshot in", "destination", t.res.Destination)
-			continue
-		}
-		objs, err := t.dest.List(ctx, r.cfg.NamePrefix)
-		if err != nil {
-			t.res.fail(StepPrune, err)
-			continue
-		}
-		if !contains(objs, r.name) {
-			// The listing must show what was just written; if it does not,
-			// it cannot be trusted to decide what is old.
-			t.res.fail(StepPrune, fmt.Errorf("listing does not show the snapshot %s just written; not pruning", r.name))
-			continue
-		}
-		for _, o := range objs {
-			if o.ModTime.After(now.Add(time.Minute)) {
-				log.Warn("snapshot has a modification time in the future; kept", "destination", t.res.Destination, "name", o.Name, "mod_time", o.ModTime)
-			}
-		}
-		for _, o := range prune.Select(objs, policy, now) {
-			age := now.Sub(o.ModTime).Round(time.Second).String()
-			if r.cfg.DryRun {
-				log.Info("would prune (dry run)", "destination", t.res.Destination, "name", o.Name, "age", age)
-				t.res.Pruned = append(t.res.Pruned, o.Name)
-				continue
-			}
-			if err := t.dest.Delete(ctx, o.Name); err != nil {
-				if errors.Is(err, fs.ErrNotExist) || gcerrors.Code(err) == gcerrors.NotFound {
-					// another run (concurrencyPolicy: Allow) pruned it first
-					log.Info("already gone", "destination", t.res.Destination, "name", o.Name)
-					continue
-				}
-				log.Error("prune failed", "destination", t.res.Destination, "name", o.Name, "error", err.Error())
-				t.res.fail(StepPrune, err)
-				break
-			}
-			log.Info("pruned", "destination", t.res.Destination, "name", o.Name, "age", age)
-			t.res.Pruned = append(t.res.Pruned, o.Name)
-		}
-		t.res.PrunedCount = len(t.res.Pruned)
-		r.removeStale(ctx, t, now)
-	}
-}
-
-// removeStale deletes temporary files that a killed run left in a local
-// directory. Only exact temporary names of this tool qualify.
-func (r *run) removeStale(ctx context.Context, t *target, now time.Time) {
-	if _, ok := t.dest.(destination.Streamer); !ok {
-		return
-	}
-	objs, err := t.dest.List(ctx, "."+r.cfg.NamePrefix)
-	if err != nil {
-		r.d.Log.Warn("cannot list temporary files", "destination", t.res.Destination, "error", err.Error())
-		return
-	}
-	for _, o := range prune.Stale(objs, r.cfg.NamePrefix, now) {
-		if r.cfg.DryRun {
-			r.d.Log.Info("would remove a temporary file left by a killed run (dry run)", "destination", t.res.Destination, "name", o.Name)
-			continue
-		}
-		if err := t.dest.Delete(ctx, o.Name); err != nil {
-			r.d.Log.Warn("cannot remove a temporary file left by a killed run", "destination", t.res.Destination, "name", o.Name, "error", err.Error())
-			continue
-		}
-		r.d.Log.Info("removed a temporary file left by a killed run", "destination", t.res.Destination, "name", o.Name)
-		t.res.RemovedTemporaries = append(t.res.RemovedTemporaries, o.Name)
-	}
-}
-
 // Retry bounds: a member that is restarting or a load balancer that sheds
 // load gets about half a minute; see package retry for what is transient.
 var (
@@ -385,28 +428,8 @@ var (
 	uploadRetry   = retry.Policy{Attempts: 3, First: 2 * time.Second, Max: 8 * time.Second}
 )
 
-// resetSinks prepares the fan-out for a (new) attempt: a fresh hash and
-// empty temporary files. A directory that failed stays out.
-func (r *run) resetSinks(f *fanout) error {
-	if f.hash.Size() == 0 {
-		return nil // first attempt
-	}
-	f.hash = verify.NewStream()
-	for _, t := range f.targets {
-		if t.writeErr != nil {
-			continue
-		}
-		if err := t.pending.Reset(); err != nil {
-			t.drop(err)
-		}
-	}
-	if f.scratch != nil {
-		return f.scratch.Reset()
-	}
-	return nil
-}
-
-func (r *run) liveSinks() []*target {
+// streaming are the targets that take the snapshot while it streams in.
+func (r *run) streaming() []*target {
 	var out []*target
 	for _, t := range r.targets {
 		if t.pending != nil {
@@ -416,28 +439,24 @@ func (r *run) liveSinks() []*target {
 	return out
 }
 
+// abortTemporaries removes whatever temporary file was not committed.
+func (r *run) abortTemporaries() {
+	if r.scratch != nil {
+		r.scratch.Abort()
+	}
+	for _, t := range r.targets {
+		if t.pending != nil {
+			t.pending.Abort() // no-op once committed
+		}
+	}
+}
+
 func (r *run) closeAll() {
 	for _, t := range r.targets {
 		if t.dest != nil {
 			_ = t.dest.Close()
 		}
 	}
-}
-
-func localPath(d destination.Destination, name string) string {
-	if l, ok := d.(*destination.Local); ok {
-		return l.Dir() + string(os.PathSeparator) + name
-	}
-	return ""
-}
-
-func contains(objs []destination.Object, name string) bool {
-	for _, o := range objs {
-		if o.Name == name {
-			return true
-		}
-	}
-	return false
 }
 
 // since is the time from t in seconds, to the millisecond.

@@ -26,7 +26,7 @@ import (
 	"github.com/etcd-backup/etcd-backup/internal/backup"
 	"github.com/etcd-backup/etcd-backup/internal/config"
 	"github.com/etcd-backup/etcd-backup/internal/etcdtest"
-	"github.com/etcd-backup/etcd-backup/internal/prune"
+	"github.com/etcd-backup/etcd-backup/internal/snapname"
 	"github.com/etcd-backup/etcd-backup/internal/verify"
 )
 
@@ -165,7 +165,7 @@ func oldSnapshots(t *testing.T, dir string, now time.Time, ages ...int) []string
 	var names []string
 	for _, d := range ages {
 		ts := now.Add(-time.Duration(d) * 24 * time.Hour)
-		name := prune.Name("etcd-snapshot-", ts)
+		name := snapname.Format("etcd-snapshot-", ts, snapname.Plain)
 		p := filepath.Join(dir, name)
 		if err := os.WriteFile(p, []byte("old snapshot"), 0o600); err != nil {
 			t.Fatal(err)
@@ -199,7 +199,7 @@ func TestFullRun(t *testing.T) {
 	if res.err != nil {
 		t.Fatalf("run failed: %v\nlogs:\n%s", res.err, res.logs)
 	}
-	name := prune.Name("etcd-snapshot-", now)
+	name := snapname.Format("etcd-snapshot-", now, snapname.Plain)
 
 	// one summary line, the same in the termination log
 	lines := strings.Split(strings.TrimSpace(res.stdout), "\n")
@@ -334,8 +334,8 @@ func restoreAndCompare(t *testing.T, s *etcdtest.Server, snap string) {
 func TestPrune(t *testing.T) {
 	s := server(t)
 	now := time.Now()
-	staleTemp := "." + prune.Name("etcd-snapshot-", now.Add(-4*time.Hour)) + ".partial-0123456789ab"
-	liveTemp := "." + prune.Name("etcd-snapshot-", now.Add(-time.Minute)) + ".partial-ba9876543210"
+	staleTemp := "." + snapname.Format("etcd-snapshot-", now.Add(-4*time.Hour), snapname.Plain) + ".partial-0123456789ab"
+	liveTemp := "." + snapname.Format("etcd-snapshot-", now.Add(-time.Minute), snapname.Plain) + ".partial-ba9876543210"
 	foreign := []string{
 		"notes.txt", "etcd-snapshot-20200101T000000Z.db.bak", "etcd-snapshot-old.db",
 		"etcd-snapshot-20200101T000000Z.db.partial-x", "other-20200101T000000Z.db",
@@ -350,7 +350,7 @@ func TestPrune(t *testing.T) {
 			old := now.Add(-400 * 24 * time.Hour)
 			_ = os.Chtimes(p, old, old)
 		}
-		if err := os.Mkdir(filepath.Join(dir, prune.Name("etcd-snapshot-", now.Add(-90*24*time.Hour))), 0o700); err != nil {
+		if err := os.Mkdir(filepath.Join(dir, snapname.Format("etcd-snapshot-", now.Add(-90*24*time.Hour), snapname.Plain)), 0o700); err != nil {
 			t.Fatal(err) // a directory with a snapshot's name: never removed
 		}
 		// temporary files: one left by a killed run, one being written now
@@ -422,7 +422,7 @@ func TestPrune(t *testing.T) {
 			if c.wantDry && !res.sum.DryRun {
 				t.Error("summary does not say dry run")
 			}
-			if _, err := os.Stat(filepath.Join(dir, prune.Name("etcd-snapshot-", now))); err != nil {
+			if _, err := os.Stat(filepath.Join(dir, snapname.Format("etcd-snapshot-", now, snapname.Plain))); err != nil {
 				t.Errorf("new snapshot missing: %v", err)
 			}
 			if _, err := os.Stat(filepath.Join(dir, liveTemp)); err != nil {
@@ -511,7 +511,7 @@ func TestOneDestinationFails(t *testing.T) {
 	if d := byDest[good]; d.Status != "ok" || len(d.Pruned) != 1 || d.Pruned[0] != olds[3] {
 		t.Errorf("good destination: %+v", d)
 	}
-	if _, err := os.Stat(filepath.Join(good, prune.Name("etcd-snapshot-", now))); err != nil {
+	if _, err := os.Stat(filepath.Join(good, snapname.Format("etcd-snapshot-", now, snapname.Plain))); err != nil {
 		t.Errorf("good destination lacks the snapshot: %v", err)
 	}
 }
@@ -537,7 +537,7 @@ func TestExistingNameNeverOverwritten(t *testing.T) {
 	s := server(t)
 	dir := t.TempDir()
 	now := time.Now()
-	name := prune.Name("etcd-snapshot-", now)
+	name := snapname.Format("etcd-snapshot-", now, snapname.Plain)
 	if err := os.WriteFile(filepath.Join(dir, name), []byte("precious"), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -79,7 +79,7 @@ type Bucket struct {
 	bucket  *blob.Bucket
 }
 
-var _ Uploader = (*Bucket)(nil)
+var _ Destination = (*Bucket)(nil)
 
 // OpenBucket opens a blob URL:
 //
@@ -342,14 +342,25 @@ func (b *Bucket) scrub(err error) error {
 }
 
 // explain scrubs err and says what a refusal by the service means; the
-// services' own texts for it ("Forbidden") do not name a cause.
+// services' own texts for it ("Forbidden") do not name a cause. A missing
+// object becomes fs.ErrNotExist, as for a directory.
 func (b *Bucket) explain(err error) error {
 	err = b.scrub(err)
-	if gcerrors.Code(err) == gcerrors.PermissionDenied {
+	switch gcerrors.Code(err) {
+	case gcerrors.PermissionDenied:
 		return fmt.Errorf("access denied: check the credentials and their permissions on the bucket: %w", err)
+	case gcerrors.NotFound:
+		return notExist{err}
 	}
 	return err
 }
+
+// notExist is a not-found error of a storage SDK that errors.Is also
+// recognises as fs.ErrNotExist; its text is the SDK's.
+type notExist struct{ error }
+
+func (e notExist) Unwrap() error        { return e.error }
+func (e notExist) Is(target error) bool { return target == fs.ErrNotExist }
 
 type redactedError struct {
 	msg string
@@ -537,6 +548,18 @@ func (b *Bucket) Delete(ctx context.Context, name string) error {
 	}
 	return nil
 }
+
+// Streams is false: a bucket takes the verified file through Upload.
+func (b *Bucket) Streams() bool { return false }
+
+// Create refuses: a bucket receives the verified file through Upload.
+func (b *Bucket) Create(string) (Pending, error) {
+	return nil, fmt.Errorf("%s receives verified snapshots by upload, not while they stream in", b)
+}
+
+// Stale finds nothing: an upload that fails is aborted and leaves no
+// object behind.
+func (b *Bucket) Stale(context.Context, string, time.Time) ([]Object, error) { return nil, nil }
 
 // Close releases the bucket's clients.
 func (b *Bucket) Close() error {

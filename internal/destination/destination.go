@@ -29,25 +29,34 @@ type Metadata struct {
 	ToolVersion string
 }
 
-// Destination is what pruning and the summary need from every kind.
+// Destination is one place a run stores the snapshot in, lists and prunes.
+// A destination either streams (a local directory: Create, while the
+// snapshot arrives) or uploads (object storage: Upload, once it is
+// verified); the other of the two methods refuses.
 type Destination interface {
 	// String names the destination in logs and the summary; it never holds
 	// credentials.
 	String() string
+	// Streams reports whether the snapshot goes in through Create while it
+	// arrives, rather than through Upload once it is verified.
+	Streams() bool
+	// Create opens a temporary file beside the final name. Nothing appears
+	// under the final name before Commit.
+	Create(name string) (Pending, error)
+	// Upload copies the verified file at path to name. Nothing appears under
+	// the final name unless the whole upload succeeded.
+	Upload(ctx context.Context, name, path string, meta Metadata) (Object, error)
 	// List returns the direct entries whose names start with prefix.
 	List(ctx context.Context, prefix string) ([]Object, error)
-	// Delete removes one entry by name.
+	// Delete removes one entry by name; for a name that is not there the
+	// error is fs.ErrNotExist.
 	Delete(ctx context.Context, name string) error
+	// Stale lists this package's own temporary files for snapshots named
+	// with prefix that runs which were killed left behind: unmodified for
+	// StaleAfter before now.
+	Stale(ctx context.Context, prefix string, now time.Time) ([]Object, error)
 	// Close releases what Open acquired.
 	Close() error
-}
-
-// Streamer is a destination that takes the snapshot while it streams in
-// (local directories). Nothing appears under the final name before Commit.
-type Streamer interface {
-	Destination
-	// Create opens a temporary file beside the final name.
-	Create(name string) (Pending, error)
 }
 
 // Pending is a snapshot being written under a temporary name.
@@ -55,8 +64,13 @@ type Pending interface {
 	io.Writer
 	// Path is the temporary file, readable for verification.
 	Path() string
+	// Final is the file's path once committed.
+	Final() string
 	// Reset empties the temporary file for another attempt.
 	Reset() error
+	// Sync writes the file to disk ahead of Commit, so that the disk can
+	// work while the snapshot is verified.
+	Sync() error
 	// Commit fsyncs and moves the file to its final name without ever
 	// replacing an existing one.
 	Commit() error
@@ -64,13 +78,11 @@ type Pending interface {
 	Abort()
 }
 
-// Uploader is a destination that takes a finished, verified file
-// (object storage). Nothing appears under the final name unless the whole
-// upload succeeded.
-type Uploader interface {
-	Destination
-	Upload(ctx context.Context, name, path string, meta Metadata) (Object, error)
-}
+// StaleAfter is how long a temporary file must have gone unmodified before it
+// counts as left behind by a run that was killed (SIGKILL, OOM, node crash).
+// A live run writes to its temporary file continuously and commits it within
+// minutes of the last write.
+const StaleAfter = time.Hour
 
 // IsLocal reports whether a configured destination is a local directory
 // (an absolute path) rather than a blob URL.

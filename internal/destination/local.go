@@ -11,8 +11,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/etcd-backup/etcd-backup/internal/snapname"
 )
 
 // TempMarker is part of every temporary name, so that a temporary file can
@@ -43,8 +46,13 @@ func OpenLocal(dir string) (*Local, error) {
 
 func (l *Local) String() string { return l.dir }
 
-// Dir is the directory this destination writes to.
-func (l *Local) Dir() string { return l.dir }
+// Streams is true: a directory takes the snapshot while it arrives.
+func (l *Local) Streams() bool { return true }
+
+// Upload refuses: a directory receives the snapshot through Create.
+func (l *Local) Upload(context.Context, string, string, Metadata) (Object, error) {
+	return Object{}, fmt.Errorf("%s receives snapshots while they stream in, not by upload", l.dir)
+}
 
 // Close has nothing to release for a directory.
 func (l *Local) Close() error { return nil }
@@ -85,9 +93,12 @@ func (l *Local) Delete(_ context.Context, name string) error {
 	return nil
 }
 
+// tempRandom is how many random bytes make a temporary name unique.
+const tempRandom = 6
+
 // Create opens a temporary file beside the final name, mode 0600.
 func (l *Local) Create(name string) (Pending, error) {
-	var rnd [6]byte
+	var rnd [tempRandom]byte
 	if _, err := rand.Read(rnd[:]); err != nil {
 		return nil, fmt.Errorf("making a temporary name: %w", err)
 	}
@@ -97,6 +108,41 @@ func (l *Local) Create(name string) (Pending, error) {
 		return nil, fmt.Errorf("creating temporary file in %s: %w", l.dir, err)
 	}
 	return &localPending{f: f, dir: l.dir, tmp: tmp, final: filepath.Join(l.dir, name)}, nil
+}
+
+// Stale lists the temporary files that Create made for snapshot names with
+// prefix and that have not been modified for StaleAfter. Only exact
+// temporary names of this package qualify.
+func (l *Local) Stale(ctx context.Context, prefix string, now time.Time) ([]Object, error) {
+	objs, err := l.List(ctx, "."+prefix)
+	if err != nil {
+		return nil, err
+	}
+	var out []Object
+	for _, o := range objs {
+		if isTemporary(prefix, o.Name) && now.Sub(o.ModTime) > StaleAfter {
+			out = append(out, o)
+		}
+	}
+	return out, nil
+}
+
+// isTemporary reports whether name is "." + snapshot name + TempMarker +
+// lowercase hex of tempRandom bytes, as Create makes it.
+func isTemporary(prefix, name string) bool {
+	rest, ok := strings.CutPrefix(name, ".")
+	if !ok {
+		return false
+	}
+	i := strings.LastIndex(rest, TempMarker)
+	if i < 0 {
+		return false
+	}
+	final, random := rest[:i], rest[i+len(TempMarker):]
+	if len(random) != 2*tempRandom || strings.Trim(random, "0123456789abcdef") != "" {
+		return false
+	}
+	return snapname.Matcher(prefix, snapname.Written...)(final)
 }
 
 type localPending struct {
@@ -131,6 +177,8 @@ func (p *localPending) Write(b []byte) (int, error) {
 
 func (p *localPending) Path() string { return p.tmp }
 
+func (p *localPending) Final() string { return p.final }
+
 func (p *localPending) Reset() error {
 	if err := p.f.Truncate(0); err != nil {
 		return fmt.Errorf("emptying %s for another attempt: %w", p.tmp, err)
@@ -142,8 +190,6 @@ func (p *localPending) Reset() error {
 	return nil
 }
 
-// Sync writes the temporary file to disk ahead of Commit, so that the disk
-// can work while the snapshot is verified.
 func (p *localPending) Sync() error {
 	if err := p.f.Sync(); err != nil {
 		return fmt.Errorf("syncing %s: %w", p.tmp, err)

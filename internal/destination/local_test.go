@@ -7,8 +7,10 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/etcd-backup/etcd-backup/internal/destination"
+	"github.com/etcd-backup/etcd-backup/internal/snapname"
 )
 
 func TestLocalCommitAndAbort(t *testing.T) {
@@ -106,5 +108,47 @@ func TestOpenLocalRefusesAFile(t *testing.T) {
 	_ = os.WriteFile(f, nil, 0o600)
 	if _, err := destination.OpenLocal(f); err == nil || !strings.Contains(err.Error(), "not a directory") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestStale(t *testing.T) {
+	now := time.Date(2026, 11, 23, 17, 0, 0, 0, time.UTC)
+	const prefix = "etcd-snapshot-"
+	tmp := "." + snapname.Format(prefix, now.Add(-3*time.Hour), snapname.Plain) + ".partial-0123456789ab"
+	cases := []struct {
+		name  string
+		file  string
+		age   time.Duration
+		stale bool
+	}{
+		{"own temporary, untouched for 2h", tmp, 2 * time.Hour, true},
+		{"own temporary, written a minute ago", tmp, time.Minute, false},
+		{"finished snapshot", snapname.Format(prefix, now.Add(-30*24*time.Hour), snapname.Plain), 30 * 24 * time.Hour, false},
+		{"other suffix", tmp + "x", 48 * time.Hour, false},
+		{"no dot", tmp[1:], 48 * time.Hour, false},
+		{"other prefix", ".other-20261123T170000Z.db.partial-0123456789ab", 48 * time.Hour, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			l, err := destination.OpenLocal(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(dir, c.file)
+			if err := os.WriteFile(path, []byte("x"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chtimes(path, now.Add(-c.age), now.Add(-c.age)); err != nil {
+				t.Fatal(err)
+			}
+			got, err := l.Stale(context.Background(), prefix, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (len(got) == 1) != c.stale {
+				t.Fatalf("stale = %v, want %v", len(got) == 1, c.stale)
+			}
+		})
 	}
 }

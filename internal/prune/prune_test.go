@@ -7,6 +7,7 @@ import (
 
 	"github.com/etcd-backup/etcd-backup/internal/destination"
 	"github.com/etcd-backup/etcd-backup/internal/prune"
+	"github.com/etcd-backup/etcd-backup/internal/snapname"
 )
 
 var now = time.Date(2026, 11, 23, 17, 0, 0, 0, time.UTC)
@@ -16,8 +17,10 @@ const prefix = "etcd-snapshot-"
 // snap is a snapshot written ageDays ago, named and timed accordingly.
 func snap(ageDays float64) destination.Object {
 	t := now.Add(-time.Duration(ageDays * float64(24*time.Hour)))
-	return destination.Object{Name: prune.Name(prefix, t), ModTime: t}
+	return destination.Object{Name: name(t), ModTime: t}
 }
+
+func name(t time.Time) string { return snapname.Format(prefix, t, snapname.Plain) }
 
 func obj(name string, ageDays float64) destination.Object {
 	return destination.Object{Name: name, ModTime: now.Add(-time.Duration(ageDays * float64(24*time.Hour)))}
@@ -85,15 +88,15 @@ func TestSelect(t *testing.T) {
 		{
 			name: "the snapshot just written is kept even when it looks old",
 			objs: []destination.Object{
-				snap(0), snap(1), obj(prune.Name(prefix, now), 50),
+				snap(0), snap(1), obj(name(now), 50),
 			},
-			policy:  prune.Policy{Retention: day, KeepMin: 1, Keep: prune.Name(prefix, now)},
+			policy:  prune.Policy{Retention: day, KeepMin: 1, Keep: name(now)},
 			deleted: []string{},
 		},
 		{
 			name: "future modification times count as new and push nothing out early",
 			objs: []destination.Object{
-				obj(prune.Name(prefix, now.Add(-48*time.Hour)), -3), // clock skew: written "in 3 days"
+				obj(name(now.Add(-48*time.Hour)), -3), // clock skew: written "in 3 days"
 				snap(0.5), snap(2), snap(3),
 			},
 			policy:  prune.Policy{Retention: 5 * day, KeepMin: 2},
@@ -102,7 +105,7 @@ func TestSelect(t *testing.T) {
 		{
 			name: "order by modification time, not by name",
 			objs: []destination.Object{
-				obj(prune.Name(prefix, now.Add(-100*day)), 0), // copied in today
+				obj(name(now.Add(-100*day)), 0), // copied in today
 				snap(7), snap(8),
 			},
 			policy:  prune.Policy{Retention: 5 * day, KeepMin: 1},
@@ -123,43 +126,6 @@ func TestSelect(t *testing.T) {
 			got := names(prune.Select(c.objs, c.policy, now))
 			if !reflect.DeepEqual(got, c.deleted) {
 				t.Fatalf("deleted %v, want %v", got, c.deleted)
-			}
-		})
-	}
-}
-
-func TestNameMatchesOwnPattern(t *testing.T) {
-	n := prune.Name(prefix, time.Date(2026, 11, 23, 17, 0, 0, 0, time.FixedZone("KST", 9*3600)))
-	if n != "etcd-snapshot-20261123T080000Z.db" {
-		t.Fatalf("name %q: want UTC time", n)
-	}
-	if !prune.Matcher(prefix)(n) {
-		t.Fatalf("%q not matched by its own pattern", n)
-	}
-	if prune.Matcher("a.b-")("axb-20261123T080000Z.db") {
-		t.Fatal("prefix dot matched any character")
-	}
-}
-
-func TestStale(t *testing.T) {
-	tmp := "." + prune.Name(prefix, now.Add(-3*time.Hour)) + ".partial-0123456789ab"
-	cases := []struct {
-		name  string
-		obj   destination.Object
-		stale bool
-	}{
-		{"own temporary, untouched for 2h", destination.Object{Name: tmp, ModTime: now.Add(-2 * time.Hour)}, true},
-		{"own temporary, written a minute ago", destination.Object{Name: tmp, ModTime: now.Add(-time.Minute)}, false},
-		{"finished snapshot", snap(30), false},
-		{"other suffix", destination.Object{Name: tmp + "x", ModTime: now.Add(-48 * time.Hour)}, false},
-		{"no dot", destination.Object{Name: tmp[1:], ModTime: now.Add(-48 * time.Hour)}, false},
-		{"other prefix", destination.Object{Name: ".other-20261123T170000Z.db.partial-0123456789ab", ModTime: now.Add(-48 * time.Hour)}, false},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			got := prune.Stale([]destination.Object{c.obj}, prefix, now)
-			if (len(got) == 1) != c.stale {
-				t.Fatalf("stale = %v, want %v", len(got) == 1, c.stale)
 			}
 		})
 	}
