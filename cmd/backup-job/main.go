@@ -18,7 +18,7 @@ import (
 
 	"github.com/etcd-backup/etcd-backup/internal/backup"
 	"github.com/etcd-backup/etcd-backup/internal/config"
-	"github.com/etcd-backup/etcd-backup/internal/destination"
+	"github.com/etcd-backup/etcd-backup/internal/location"
 	"github.com/etcd-backup/etcd-backup/internal/verify"
 	"github.com/etcd-backup/etcd-backup/internal/version"
 )
@@ -68,7 +68,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	shown := make([]string, len(cfg.Destinations))
 	for i, d := range cfg.Destinations {
-		shown[i] = destination.Redact(d)
+		shown[i] = location.Redact(d)
 	}
 	log.Info("backup starting", "version", version.Version, "endpoints", cfg.Endpoints,
 		"destinations", shown, "retention", cfg.Retention.String(), "keep_min", cfg.KeepMin, "dry_run", cfg.DryRun)

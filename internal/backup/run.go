@@ -20,6 +20,7 @@ import (
 
 	"github.com/etcd-backup/etcd-backup/internal/config"
 	"github.com/etcd-backup/etcd-backup/internal/destination"
+	"github.com/etcd-backup/etcd-backup/internal/location"
 	"github.com/etcd-backup/etcd-backup/internal/prune"
 	"github.com/etcd-backup/etcd-backup/internal/retry"
 	"github.com/etcd-backup/etcd-backup/internal/snapname"
@@ -142,7 +143,7 @@ func (r *run) do(ctx context.Context) error {
 
 func (r *run) openDestinations(ctx context.Context) {
 	for _, spec := range r.cfg.Destinations {
-		t := &target{res: &DestResult{Destination: destination.Redact(spec), Status: StatusOK, Pruned: []string{}}}
+		t := &target{res: &DestResult{Destination: location.Redact(spec), Status: StatusOK, Pruned: []string{}}}
 		r.targets = append(r.targets, t)
 		dest, err := destination.Open(ctx, spec)
 		if err != nil {

@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/kelseyhightower/envconfig"
+
+	"github.com/etcd-backup/etcd-backup/internal/location"
 )
 
 // Prefix is the prefix of every variable.
@@ -200,9 +202,6 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// BlobSchemes are the URL schemes a destination may use.
-var BlobSchemes = []string{"s3", "gs", "azblob", "file", "mem"}
-
 func (c *Config) validateDestinations() error {
 	all := strings.Join(c.Destinations, ",")
 	if len(c.Destinations) == 0 {
@@ -222,46 +221,37 @@ func (c *Config) validateDestinations() error {
 			d = filepath.Clean(d)
 			c.Destinations[i] = d
 		default:
-			u, err := url.Parse(d)
-			if err != nil || u.Scheme == "" || !strings.Contains(d, "://") {
-				return invalid("DESTINATIONS", all, fmt.Sprintf("%q is neither an absolute path nor a URL; accepted: /abs/dir or s3://, gs://, azblob://, file://, mem:// URLs", redactedURL(d)))
-			}
-			if !contains(BlobSchemes, u.Scheme) {
-				return invalid("DESTINATIONS", all, fmt.Sprintf("scheme %q is not supported; accepted: absolute paths or s3://, gs://, azblob://, file://, mem:// URLs", u.Scheme))
-			}
-			if u.Scheme != "mem" && u.Scheme != "file" && u.Host == "" {
-				return invalid("DESTINATIONS", redactedURL(d), "names no bucket; accepted: scheme://bucket[/prefix][?options]")
-			}
-			if u.Scheme == "file" && (u.Host != "" || !filepath.IsAbs(u.Path)) {
-				return invalid("DESTINATIONS", redactedURL(d), "accepted: file:///absolute/dir")
+			if err := checkURL(d, all); err != nil {
+				return err
 			}
 		}
 		if seen[d] {
-			return invalid("DESTINATIONS", all, fmt.Sprintf("%q is listed twice; accepted: each destination once", redactedURL(d)))
+			return invalid("DESTINATIONS", all, fmt.Sprintf("%q is listed twice; accepted: each destination once", location.Bare(d)))
 		}
 		seen[d] = true
 	}
 	return nil
 }
 
-// redactedURL drops user info and query values from a URL for messages.
-func redactedURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "(unparsable URL)"
+// checkURL refuses what cannot be an object storage URL at all. The rest of
+// location.Parse's rules (parameters, credentials) are applied when the
+// destination is opened.
+func checkURL(d, all string) error {
+	spec, _ := location.Parse(d)
+	u := spec.URL
+	if u == nil || u.Scheme == "" || !strings.Contains(d, "://") {
+		return invalid("DESTINATIONS", all, fmt.Sprintf("%q is neither an absolute path nor a URL; accepted: /abs/dir or s3://, gs://, azblob://, file://, mem:// URLs", location.Bare(d)))
 	}
-	u.User = nil
-	u.RawQuery = ""
-	return u.String()
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
+	if !location.Known(u.Scheme) {
+		return invalid("DESTINATIONS", all, fmt.Sprintf("scheme %q is not supported; accepted: absolute paths or s3://, gs://, azblob://, file://, mem:// URLs", u.Scheme))
 	}
-	return false
+	if u.Scheme != "mem" && u.Scheme != "file" && u.Host == "" {
+		return invalid("DESTINATIONS", location.Bare(d), "names no bucket; accepted: scheme://bucket[/prefix][?options]")
+	}
+	if u.Scheme == "file" && (u.Host != "" || !filepath.IsAbs(u.Path)) {
+		return invalid("DESTINATIONS", location.Bare(d), "accepted: file:///absolute/dir")
+	}
+	return nil
 }
 
 type field struct{ key, def, desc string }

@@ -9,9 +9,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
-	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"gocloud.dev/blob"
@@ -22,6 +20,8 @@ import (
 	_ "gocloud.dev/blob/s3blob"
 	"gocloud.dev/gcerrors"
 	"gocloud.dev/gcp"
+
+	"github.com/etcd-backup/etcd-backup/internal/location"
 )
 
 // Upload tuning. Every driver holds the parts it is sending in memory: the S3
@@ -39,179 +39,41 @@ const (
 	uploadMaxParts    = 10000
 )
 
-// redacted replaces whatever is not safe to show.
-const redacted = "REDACTED"
-
-// bucketSchemes are the blob URL schemes a destination may use, with the
-// query parameters each accepts (gocloud.dev v0.47 names). A parameter not
-// listed is refused before anything is opened, so that a typo or a secret
-// pasted into the URL is reported by name and never sent anywhere.
-var bucketSchemes = map[string][]string{
-	"s3": {"region", "endpoint", "use_path_style", "s3ForcePathStyle", "disable_https", "hostname_immutable",
-		"profile", "role", "anonymous", "dualstack", "fips", "accelerate", "rate_limiter_capacity",
-		"ssetype", "kmskeyid", "request_checksum_calculation", "response_checksum_validation", "prefix"},
-	"gs":     {"anonymous", "universe_domain", "grpc", "zonal", "prefix"},
-	"azblob": {"domain", "protocol", "cdn", "localemu", "storage_account", "prefix"},
-	"file":   {"create_dir", "dir_file_mode", "no_tmp_dir", "metadata", "prefix"},
-	"mem":    {"prefix"},
-}
-
-// shownParams are the query parameters whose values Redact keeps: they say
-// where the bucket is and how to reach it, never who may write to it. Any
-// other value (key IDs, role ARNs, anything unknown) is replaced.
-var shownParams = map[string]bool{
-	"region": true, "endpoint": true, "use_path_style": true, "s3ForcePathStyle": true, "disable_https": true,
-	"hostname_immutable": true, "profile": true, "anonymous": true, "dualstack": true, "fips": true,
-	"accelerate": true, "rate_limiter_capacity": true, "ssetype": true, "request_checksum_calculation": true,
-	"response_checksum_validation": true, "prefix": true, "universe_domain": true, "grpc": true, "zonal": true,
-	"domain": true, "protocol": true, "cdn": true, "localemu": true, "storage_account": true,
-	"create_dir": true, "dir_file_mode": true, "no_tmp_dir": true, "metadata": true,
-}
-
-// azureServiceParams change the Azure service endpoint.
-var azureServiceParams = []string{"domain", "protocol", "cdn", "localemu", "storage_account"}
-
 // Bucket is an object storage destination: a bucket (or container), or a
 // key prefix inside one, opened through gocloud.dev/blob.
 type Bucket struct {
-	spec    string // as configured; shown only through Redact
-	secrets []string
-	bucket  *blob.Bucket
+	spec   string // as configured; shown only through location.Redact
+	bucket *blob.Bucket
 }
 
 var _ Destination = (*Bucket)(nil)
 
-// OpenBucket opens a blob URL:
-//
-//	s3://bucket/some/prefix?region=eu-west-1
-//	s3://bucket/prefix?endpoint=https://minio.example:9000&use_path_style=true&region=us-east-1
-//	gs://bucket/prefix
-//	azblob://container/prefix
-//	file:///abs/dir
-//	mem://
-//
-// For s3, gs, azblob and mem the path after the bucket is a key prefix
-// inside it, taken as a directory (objects are named prefix/<name>); the
-// prefix= parameter gives a literal key prefix instead. For file the path is
-// the directory, created 0700 when missing. Credentials come only from where
-// each SDK looks for them (environment, mounted files, workload identity);
-// a URL holding credentials is refused. Errors name what was wrong but not
-// the URL itself: callers show it with Redact.
+// OpenBucket opens an object storage URL (see location.Parse for the forms
+// accepted). Credentials come only from where each SDK looks for them
+// (environment, mounted files, workload identity). Errors name what was
+// wrong but not the URL itself: callers show it with location.Redact.
 func OpenBucket(ctx context.Context, spec string) (*Bucket, error) {
-	u, prefix, err := parseBucketURL(spec)
+	s, err := location.Parse(spec)
 	if err != nil {
 		return nil, err
 	}
-	b := &Bucket{spec: spec, secrets: secretsIn(spec)}
-	bucket, err := openBlobURL(ctx, u)
+	if s.Local() {
+		return nil, fmt.Errorf("%s is a directory, not an object storage URL", s.Dir)
+	}
+	return openBucket(ctx, spec, s)
+}
+
+func openBucket(ctx context.Context, spec string, s location.Spec) (*Bucket, error) {
+	b := &Bucket{spec: spec}
+	bucket, err := openBlobURL(ctx, s.Bucket)
 	if err != nil {
 		return nil, b.scrub(err)
 	}
-	if prefix != "" {
-		bucket = blob.PrefixedBucket(bucket, prefix)
+	if s.Prefix != "" {
+		bucket = blob.PrefixedBucket(bucket, s.Prefix)
 	}
 	b.bucket = bucket
 	return b, nil
-}
-
-// parseBucketURL checks spec and returns the URL to hand to gocloud (prefix
-// removed) and the key prefix.
-func parseBucketURL(spec string) (*url.URL, string, error) {
-	u, err := url.Parse(spec)
-	if err != nil {
-		// url.Error repeats the URL and its detail may quote part of it,
-		// which could be a secret: say only what is expected.
-		return nil, "", errors.New("not a valid URL: expected scheme://bucket/prefix?parameters, e.g. s3://my-bucket/etcd?region=eu-west-1")
-	}
-	accepted, ok := bucketSchemes[u.Scheme]
-	if !ok || u.Opaque != "" {
-		what := fmt.Sprintf("unsupported scheme %q", u.Scheme)
-		if u.Scheme == "" {
-			what = "neither an absolute path nor a URL"
-		} else if ok {
-			what = fmt.Sprintf("%s: URL without //", u.Scheme)
-		}
-		return nil, "", fmt.Errorf("%s: accepted are absolute directory paths and the URL schemes %s", what, schemeList())
-	}
-	if u.User != nil {
-		return nil, "", errors.New("credentials in the URL are not accepted: give them where the storage SDK reads them (environment, mounted credential files, workload identity)")
-	}
-	if u.Fragment != "" || strings.Contains(spec, "#") {
-		return nil, "", errors.New("a #fragment is not accepted in a destination URL")
-	}
-	q, err := url.ParseQuery(u.RawQuery)
-	if err != nil {
-		return nil, "", errors.New("the query is not valid: expected name=value parameters separated by &")
-	}
-	for k := range q {
-		if !slices.Contains(accepted, k) {
-			return nil, "", fmt.Errorf("unknown query parameter %q for %s:// URLs: accepted are %s", k, u.Scheme, strings.Join(accepted, ", "))
-		}
-		if len(q[k]) > 1 {
-			return nil, "", fmt.Errorf("query parameter %q is given more than once", k)
-		}
-	}
-	if ep := q.Get("endpoint"); ep != "" {
-		if eu, err := url.Parse(ep); err != nil || eu.User != nil || eu.Scheme == "" || eu.Host == "" {
-			return nil, "", errors.New("endpoint must be a URL such as https://s3.example.com:9000, without credentials")
-		}
-	}
-	if u.Scheme == "azblob" && os.Getenv("AZURE_STORAGE_SAS_TOKEN") != "" {
-		// The SAS token travels with every request to the service URL;
-		// it must not be sent to an endpoint the URL names.
-		for _, k := range azureServiceParams {
-			if q.Has(k) {
-				return nil, "", fmt.Errorf("query parameter %q cannot change the Azure service endpoint while AZURE_STORAGE_SAS_TOKEN is set", k)
-			}
-		}
-	}
-
-	prefix := q.Get("prefix")
-	q.Del("prefix")
-	g := &url.URL{Scheme: u.Scheme, Host: u.Host}
-	if u.Scheme == "file" {
-		if (u.Host != "" && u.Host != "localhost") || !strings.HasPrefix(u.Path, "/") {
-			return nil, "", errors.New("a file:// URL names an absolute directory: file:///path/to/dir")
-		}
-		g.Path = u.Path
-		setDefault(q, "create_dir", "true")
-		setDefault(q, "dir_file_mode", "0700")
-		// Temporary files next to the final name: the rename stays on one
-		// filesystem and nothing is written outside the directory.
-		setDefault(q, "no_tmp_dir", "true")
-	} else {
-		if u.Host == "" && u.Scheme != "mem" {
-			return nil, "", fmt.Errorf("bucket name missing: expected %s://bucket/prefix", u.Scheme)
-		}
-		if p := strings.Trim(u.Path, "/"); p != "" {
-			if prefix != "" {
-				return nil, "", errors.New("key prefix given twice: use either the path (bucket/prefix) or prefix=, not both")
-			}
-			for seg := range strings.SplitSeq(p, "/") {
-				if seg == "" || seg == "." || seg == ".." {
-					return nil, "", fmt.Errorf("key prefix %q has an empty, . or .. segment", p)
-				}
-			}
-			prefix = p + "/"
-		}
-	}
-	g.RawQuery = q.Encode()
-	return g, prefix, nil
-}
-
-func setDefault(q url.Values, k, v string) {
-	if !q.Has(k) {
-		q.Set(k, v)
-	}
-}
-
-func schemeList() string {
-	var s []string
-	for k := range bucketSchemes {
-		s = append(s, k+"://")
-	}
-	slices.Sort(s)
-	return strings.Join(s, ", ")
 }
 
 func openBlobURL(ctx context.Context, u *url.URL) (*blob.Bucket, error) {
@@ -237,90 +99,6 @@ func openBlobURL(ctx context.Context, u *url.URL) (*blob.Bucket, error) {
 	return blob.DefaultURLMux().OpenBucketURL(ctx, u)
 }
 
-// Redact returns spec as it is safe to show: without user information or
-// fragment, and with every query value that could identify or hold a
-// credential replaced by REDACTED. A plain path comes back unchanged.
-func Redact(spec string) string {
-	u, err := url.Parse(spec)
-	if err != nil {
-		if scheme, _, ok := strings.Cut(spec, "://"); ok && isSchemeName(scheme) {
-			return scheme + "://" + redacted
-		}
-		return redacted
-	}
-	u.User = nil
-	u.Fragment, u.RawFragment = "", ""
-	if u.Opaque != "" {
-		u.Opaque = redacted
-	}
-	if u.RawQuery != "" {
-		q := u.Query()
-		for k, vs := range q {
-			for i, v := range vs {
-				switch {
-				case !shownParams[k]:
-					vs[i] = redacted
-				case k == "endpoint":
-					if eu, err := url.Parse(v); err != nil {
-						vs[i] = redacted
-					} else if eu.User != nil {
-						eu.User = nil
-						vs[i] = eu.String()
-					}
-				}
-			}
-		}
-		u.RawQuery = q.Encode()
-	}
-	shown := u.String()
-	if u.Host == "" && u.Path == "" && u.Opaque == "" && strings.HasPrefix(spec, u.Scheme+"://") {
-		// url.URL drops the // of an empty authority: keep mem:// as given.
-		shown = u.Scheme + "://" + strings.TrimPrefix(shown, u.Scheme+":")
-	}
-	return shown
-}
-
-func isSchemeName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, c := range s {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.') {
-			return false
-		}
-	}
-	return true
-}
-
-// secretsIn lists the parts of spec that Redact hides, so that they can be
-// cut out of error messages that quote them.
-func secretsIn(spec string) []string {
-	u, err := url.Parse(spec)
-	if err != nil {
-		return nil
-	}
-	var s []string
-	if u.User != nil {
-		s = append(s, u.User.Username())
-		if p, ok := u.User.Password(); ok {
-			s = append(s, p)
-		}
-	}
-	for k, vs := range u.Query() {
-		if !shownParams[k] {
-			s = append(s, vs...)
-		}
-	}
-	var out []string
-	for _, v := range s {
-		// Very short values would cut ordinary words out of messages.
-		if len(v) >= 4 {
-			out = append(out, v, url.QueryEscape(v), url.PathEscape(v))
-		}
-	}
-	return out
-}
-
 // scrub returns err with the URL and any hidden value in its text replaced;
 // errors.Is and errors.As still see the original.
 func (b *Bucket) scrub(err error) error {
@@ -328,13 +106,7 @@ func (b *Bucket) scrub(err error) error {
 		return nil
 	}
 	msg := err.Error()
-	clean := msg
-	if b.spec != "" {
-		clean = strings.ReplaceAll(clean, b.spec, Redact(b.spec))
-	}
-	for _, s := range b.secrets {
-		clean = strings.ReplaceAll(clean, s, redacted)
-	}
+	clean := location.Scrub(b.spec, msg)
 	if clean == msg {
 		return err
 	}
@@ -371,7 +143,7 @@ func (e *redactedError) Error() string { return e.msg }
 func (e *redactedError) Unwrap() error { return e.err }
 
 // String names the bucket without credentials.
-func (b *Bucket) String() string { return Redact(b.spec) }
+func (b *Bucket) String() string { return location.Redact(b.spec) }
 
 // Upload copies the file at path to the object name. It streams the file
 // (memory use is bounded by the part size and concurrency above), refuses to

@@ -8,9 +8,9 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"path/filepath"
-	"strings"
 	"time"
+
+	"github.com/etcd-backup/etcd-backup/internal/location"
 )
 
 // Object is one entry of a destination, as pruning sees it.
@@ -84,21 +84,17 @@ type Pending interface {
 // minutes of the last write.
 const StaleAfter = time.Hour
 
-// IsLocal reports whether a configured destination is a local directory
-// (an absolute path) rather than a blob URL.
-func IsLocal(spec string) bool {
-	return filepath.IsAbs(spec) && !strings.Contains(spec, "://")
-}
-
-// Open opens a configured destination: an absolute path is a local
-// directory, anything else a blob URL.
+// Open opens a configured destination: a local directory or a bucket.
 func Open(ctx context.Context, spec string) (Destination, error) {
-	if IsLocal(spec) {
-		return OpenLocal(spec)
+	s, err := location.Parse(spec)
+	if s.Local() {
+		return OpenLocal(s.Dir)
 	}
-	b, err := OpenBucket(ctx, spec)
-	if err != nil {
-		return nil, fmt.Errorf("opening bucket %s: %w", Redact(spec), err)
+	if err == nil {
+		var b *Bucket
+		if b, err = openBucket(ctx, spec, s); err == nil {
+			return b, nil
+		}
 	}
-	return b, nil
+	return nil, fmt.Errorf("opening bucket %s: %w", location.Redact(spec), err)
 }

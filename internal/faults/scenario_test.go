@@ -20,7 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/etcd-backup/etcd-backup/internal/blobtest"
-	"github.com/etcd-backup/etcd-backup/internal/destination"
+	"github.com/etcd-backup/etcd-backup/internal/location"
 )
 
 const (
@@ -62,7 +62,7 @@ func (d *dest) shown() string {
 	if d.dir != "" {
 		return filepath.Clean(d.dir)
 	}
-	return destination.Redact(d.spec)
+	return location.Redact(d.spec)
 }
 
 func (d *dest) String() string { return d.label }
