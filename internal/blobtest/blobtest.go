@@ -11,7 +11,6 @@ package blobtest
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -20,9 +19,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/etcd-backup/etcd-backup/internal/testkit"
 )
 
 // startTimeout bounds how long a server may take to answer its first
@@ -35,20 +35,11 @@ func ToolsDir() (string, error) {
 	if d := os.Getenv("TOOLS_DIR"); d != "" {
 		return d, nil
 	}
-	dir, err := os.Getwd()
+	root, err := testkit.ModuleRoot()
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("TOOLS_DIR is not set: %w", err)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, ".tools"), nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory and TOOLS_DIR is not set")
-		}
-		dir = parent
-	}
+	return filepath.Join(root, ".tools"), nil
 }
 
 // skipper is the part of testing.TB that missing needs.
@@ -92,8 +83,7 @@ type proc struct {
 	env     []string
 	port    int
 	logPath string
-	cmd     *exec.Cmd
-	exited  chan struct{}
+	run     *testkit.Process
 }
 
 // startProc starts bin with args(port) on a free port and waits until it
@@ -111,9 +101,11 @@ func startProc(t testing.TB, name, bin string, env []string, args func(port int)
 	})
 	var err error
 	for range 3 {
-		if p.port, err = freePort(); err != nil {
+		var ports []int
+		if ports, err = testkit.FreePorts(1); err != nil {
 			t.Fatalf("finding a free port for %s: %v", name, err)
 		}
+		p.port = ports[0]
 		if err = p.start(); err == nil {
 			return p
 		}
@@ -131,19 +123,17 @@ func (p *proc) start() error {
 	cmd := exec.Command(p.bin, p.args(p.port)...)
 	cmd.Env = append(os.Environ(), p.env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = sysProcAttr()
-	if err := cmd.Start(); err != nil {
+	run, err := testkit.Start(cmd)
+	if err != nil {
 		return err
 	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	p.cmd, p.exited = cmd, exited
+	p.run = run
 
 	deadline := time.Now().Add(startTimeout)
 	client := &http.Client{Timeout: 2 * time.Second}
 	for {
 		select {
-		case <-exited:
+		case <-run.Exited():
 			return fmt.Errorf("%s exited during start-up: %v", p.name, cmd.ProcessState)
 		default:
 		}
@@ -165,28 +155,15 @@ func (p *proc) addr() string    { return net.JoinHostPort("127.0.0.1", strconv.I
 
 // kill stops the server at once, as a crash or a network cut would.
 func (p *proc) kill() {
-	if p.cmd == nil || p.cmd.Process == nil {
-		return
+	if p.run != nil {
+		p.run.Kill()
 	}
-	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-	<-p.exited
 }
 
 // stop asks the server to end and kills it if it does not.
 func (p *proc) stop() {
-	if p.cmd == nil || p.cmd.Process == nil {
-		return
-	}
-	select {
-	case <-p.exited:
-		return
-	default:
-	}
-	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
-	select {
-	case <-p.exited:
-	case <-time.After(5 * time.Second):
-		p.kill()
+	if p.run != nil {
+		p.run.Stop(5 * time.Second)
 	}
 }
 
@@ -222,15 +199,6 @@ func (p *proc) logTail() string {
 		lines = lines[len(lines)-40:]
 	}
 	return strings.Join(lines, "\n")
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // setEnv sets "K=V" pairs for the rest of the test.

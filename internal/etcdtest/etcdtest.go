@@ -163,12 +163,10 @@ func Start(dir string, o Options) (*Server, error) {
 	if o.QuotaBytes > 0 {
 		cfg.QuotaBackendBytes = o.QuotaBytes
 	}
-	clientPort, peerPort, err := freePorts()
-	if err != nil {
-		return nil, err
-	}
-	cu, _ := url.Parse(fmt.Sprintf("https://127.0.0.1:%d", clientPort))
-	pu, _ := url.Parse(fmt.Sprintf("http://127.0.0.1:%d", peerPort))
+	// Port 0: the kernel picks free ports as etcd binds them, and one
+	// member never dials its own peer URL.
+	cu, _ := url.Parse("https://127.0.0.1:0")
+	pu, _ := url.Parse("http://127.0.0.1:0")
 	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{*cu}, []url.URL{*cu}
 	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{*pu}, []url.URL{*pu}
 	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
@@ -188,7 +186,7 @@ func Start(dir string, o Options) (*Server, error) {
 		e.Close()
 		return nil, fmt.Errorf("etcd not ready after 30s")
 	}
-	return &Server{Certs: certs, Endpoint: cu.String(), etcd: e}, nil
+	return &Server{Certs: certs, Endpoint: "https://" + e.Clients[0].Addr().String(), etcd: e}, nil
 }
 
 // Close stops etcd.
@@ -234,24 +232,4 @@ func (s *Server) Seed(ctx context.Context, prefix string, n, valueSize int) erro
 		}
 	}
 	return nil
-}
-
-// freePorts asks the kernel for two free ports on 127.0.0.1.
-func freePorts() (int, int, error) {
-	var ports []int
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	for i := 0; i < 2; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return 0, 0, err
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports[0], ports[1], nil
 }

@@ -1,10 +1,10 @@
 //go:build unix && !linux
 
-package blobtest
+package testkit
 
 import "syscall"
 
-// sysProcAttr puts the server in its own process group, so that stopping it
+// sysProcAttr puts a process in its own process group, so that stopping it
 // stops its children too.
 func sysProcAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setpgid: true}
