@@ -32,7 +32,7 @@
 #   RUN go mod download
 #   COPY . .
 #   RUN CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH go build -trimpath \
-#         -tags 'grpcnotrace disable_grpc_modules' \
+#         -tags "$(cat build/go-tags)" \
 #         -ldflags "-s -w -X github.com/etcd-backup/etcd-backup/internal/version.Version=$VERSION -X github.com/etcd-backup/etcd-backup/internal/version.Commit=$REVISION" \
 #         -o /out/backup-job ./cmd/backup-job
 #   FROM scratch

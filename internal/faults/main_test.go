@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/etcd-backup/etcd-backup/internal/testkit"
 	"github.com/etcd-backup/etcd-backup/internal/verify"
 )
 
@@ -52,12 +53,16 @@ func run(m *testing.M) (int, error) {
 // buildJob builds the binary the way `make build` does: static, trimmed,
 // with the Makefile's GO_TAGS.
 func buildJob(out string) error {
-	root, err := moduleRoot()
+	root, err := testkit.ModuleRoot()
+	if err != nil {
+		return err
+	}
+	tags, err := testkit.BuildTags()
 	if err != nil {
 		return err
 	}
 	start := time.Now()
-	cmd := exec.Command("go", "build", "-trimpath", "-tags", "grpcnotrace disable_grpc_modules", "-o", out, "./cmd/backup-job")
+	cmd := exec.Command("go", "build", "-trimpath", "-tags", tags, "-o", out, "./cmd/backup-job")
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
@@ -67,21 +72,4 @@ func buildJob(out string) error {
 		fmt.Fprintf(os.Stderr, "built %s in %s\n", out, time.Since(start).Round(time.Millisecond))
 	}
 	return nil
-}
-
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("no go.mod above %s", dir)
-		}
-		dir = parent
-	}
 }
