@@ -10,21 +10,13 @@ import (
 	"testing"
 
 	"github.com/etcd-backup/etcd-backup/internal/etcdtest"
+	"github.com/etcd-backup/etcd-backup/internal/testkit"
 	"github.com/etcd-backup/etcd-backup/internal/verify"
 )
 
 func TestMain(m *testing.M) {
 	verify.RunChild()
 	os.Exit(m.Run())
-}
-
-func clearEnv(t *testing.T) {
-	for _, kv := range os.Environ() {
-		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "ETCD_BACKUP_") {
-			t.Setenv(k, "")
-			os.Unsetenv(k)
-		}
-	}
 }
 
 // TestExitCodes runs the whole command against a real etcd, as the
@@ -59,7 +51,7 @@ func TestExitCodes(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			clearEnv(t)
+			testkit.ClearEnv(t, "ETCD_BACKUP_")
 			for k, v := range srv.Env() {
 				t.Setenv(k, v)
 			}

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +22,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/etcd-backup/etcd-backup/internal/etcdtest"
+	"github.com/etcd-backup/etcd-backup/internal/testkit"
 )
 
 // server is an etcd server process.
@@ -38,10 +38,11 @@ type server struct {
 // startEtcd runs the etcd binary on free ports of 127.0.0.1 with TLS and
 // client certificate authentication. noFsync is for the fill only.
 func startEtcd(ctx context.Context, bin, dataDir, logPath string, certs etcdtest.Certs, quota int64, noFsync bool) (*server, error) {
-	cport, pport, err := freePorts()
+	ports, err := testkit.FreePorts(2)
 	if err != nil {
 		return nil, err
 	}
+	cport, pport := ports[0], ports[1]
 	client := "https://127.0.0.1:" + strconv.Itoa(cport)
 	peer := "http://127.0.0.1:" + strconv.Itoa(pport)
 	args := []string{
@@ -241,17 +242,4 @@ func readFillInfo(path string) (fillInfo, bool) {
 		return fi, false
 	}
 	return fi, true
-}
-
-func freePorts() (int, int, error) {
-	var ports []int
-	for range 2 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return 0, 0, err
-		}
-		defer l.Close()
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports[0], ports[1], nil
 }

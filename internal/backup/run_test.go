@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -20,13 +19,13 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	etcdutl "go.etcd.io/etcd/etcdutl/v3/snapshot"
-	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
 
 	"github.com/etcd-backup/etcd-backup/internal/backup"
 	"github.com/etcd-backup/etcd-backup/internal/config"
 	"github.com/etcd-backup/etcd-backup/internal/etcdtest"
 	"github.com/etcd-backup/etcd-backup/internal/snapname"
+	"github.com/etcd-backup/etcd-backup/internal/testkit"
 	"github.com/etcd-backup/etcd-backup/internal/verify"
 )
 
@@ -91,12 +90,7 @@ func server(t *testing.T) *etcdtest.Server {
 // environment.
 func load(t *testing.T, env map[string]string) config.Config {
 	t.Helper()
-	for _, kv := range os.Environ() {
-		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "ETCD_BACKUP_") {
-			t.Setenv(k, "")
-			os.Unsetenv(k)
-		}
-	}
+	testkit.ClearEnv(t, "ETCD_BACKUP_")
 	for k, v := range env {
 		t.Setenv(k, v)
 	}
@@ -269,40 +263,12 @@ func TestFullRun(t *testing.T) {
 
 func restoreAndCompare(t *testing.T, s *etcdtest.Server, snap string) {
 	t.Helper()
-	dataDir := filepath.Join(t.TempDir(), "restored")
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	r, err := etcdtest.Restore(snap, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	peer := "http://" + l.Addr().String()
-	l.Close()
-	if err := etcdutl.NewV3(zap.NewNop()).Restore(etcdutl.RestoreConfig{
-		SnapshotPath: snap, Name: "restored", OutputDataDir: dataDir,
-		PeerURLs: []string{peer}, InitialCluster: "restored=" + peer,
-		InitialClusterToken: "restore-test",
-	}); err != nil {
-		t.Fatalf("restore: %v", err)
-	}
-	cfg := embed.NewConfig()
-	cfg.Name, cfg.Dir = "restored", dataDir
-	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
-	cu, _ := url.Parse("http://127.0.0.1:0")
-	pu, _ := url.Parse(peer)
-	// the peer URL must match the restored membership; the client port is free
-	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{*cu}, []url.URL{*cu}
-	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{*pu}, []url.URL{*pu}
-	cfg.InitialCluster = "restored=" + peer
-	e, err := embed.StartEtcd(cfg)
-	if err != nil {
-		t.Fatalf("starting etcd on the restored data: %v", err)
-	}
-	defer e.Close()
-	select {
-	case <-e.Server.ReadyNotify():
-	case <-time.After(30 * time.Second):
-		t.Fatal("restored etcd not ready")
-	}
-	restored, err := clientv3.New(clientv3.Config{Endpoints: []string{e.Clients[0].Addr().String()}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	defer r.Close()
+	restored, err := r.Client("", "")
 	if err != nil {
 		t.Fatal(err)
 	}

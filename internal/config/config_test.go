@@ -10,18 +10,14 @@ import (
 	"time"
 
 	"github.com/etcd-backup/etcd-backup/internal/config"
+	"github.com/etcd-backup/etcd-backup/internal/testkit"
 )
 
 // setEnv clears every ETCD_BACKUP_ variable, points the TLS files at real
 // files, then applies env.
 func setEnv(t *testing.T, env map[string]string) {
 	t.Helper()
-	for _, kv := range os.Environ() {
-		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "ETCD_BACKUP_") {
-			t.Setenv(k, "")
-			os.Unsetenv(k)
-		}
-	}
+	testkit.ClearEnv(t, "ETCD_BACKUP_")
 	dir := t.TempDir()
 	for _, name := range []string{"CACERT", "CERT", "KEY"} {
 		p := filepath.Join(dir, strings.ToLower(name)+".pem")

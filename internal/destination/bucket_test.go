@@ -22,6 +22,7 @@ import (
 
 	"github.com/etcd-backup/etcd-backup/internal/blobtest"
 	"github.com/etcd-backup/etcd-backup/internal/location"
+	"github.com/etcd-backup/etcd-backup/internal/testkit"
 )
 
 func TestOpenBucketRefusesBadURLs(t *testing.T) {
@@ -622,16 +623,11 @@ func makeFile(t testing.TB, size int64) (string, string) {
 
 func fileSHA256(t testing.TB, path string) string {
 	t.Helper()
-	f, err := os.Open(path)
+	sum, err := testkit.SHA256File(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(h.Sum(nil))
+	return sum
 }
 
 func objectSHA256(t testing.TB, b *blob.Bucket, key string) string {

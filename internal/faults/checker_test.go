@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/etcd-backup/etcd-backup/internal/backup"
+	"github.com/etcd-backup/etcd-backup/internal/testkit"
 )
 
 // recorder is a testing.TB that keeps the errors instead of failing.
@@ -115,7 +116,7 @@ func checkerCatches(t *testing.T, s *suite) {
 			sc.src = s.src
 			name := snapshotName(time.Now())
 			sc.put(t, d, name, s.fixture, time.Now())
-			sum, err := sha256File(filepath.Join(d.dir, name))
+			sum, err := testkit.SHA256File(filepath.Join(d.dir, name))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,13 +1,11 @@
 package faults_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -24,6 +22,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/etcd-backup/etcd-backup/internal/etcdtest"
+	"github.com/etcd-backup/etcd-backup/internal/testkit"
 )
 
 // etcdChildEnv carries the configuration of an etcd server process: this
@@ -111,8 +110,7 @@ type etcdProc struct {
 	Endpoint string // https://127.0.0.1:port
 	Plain    string // http://127.0.0.1:port without TLS, "" when not asked for
 	certs    etcdtest.Certs
-	cmd      *exec.Cmd
-	exited   chan struct{}
+	run      *testkit.Process
 	stderr   *lockedBuffer
 }
 
@@ -132,7 +130,7 @@ func startEtcd(t testing.TB, name, dir string, tlsCfg serverTLS, plain bool) *et
 	}
 	var lastErr error
 	for range 3 { // a free port can be taken between finding and binding it
-		ports, err := freePorts(3)
+		ports, err := testkit.FreePorts(3)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -142,45 +140,25 @@ func startEtcd(t testing.TB, name, dir string, tlsCfg serverTLS, plain bool) *et
 			PeerURL:    fmt.Sprintf("http://127.0.0.1:%d", ports[1]),
 			Cert:       tlsCfg.Certs.ServerCert, Key: tlsCfg.Certs.ServerKey, ClientCAs: tlsCfg.ClientCAs,
 		}
-		p := &etcdProc{Endpoint: c.ClientURLs[0], certs: tlsCfg.Certs, exited: make(chan struct{}), stderr: &lockedBuffer{}}
+		p := &etcdProc{Endpoint: c.ClientURLs[0], certs: tlsCfg.Certs, stderr: &lockedBuffer{}}
 		if plain {
 			p.Plain = fmt.Sprintf("http://127.0.0.1:%d", ports[2])
 			c.ClientURLs = append(c.ClientURLs, p.Plain)
 		}
 		raw, _ := json.Marshal(c)
-		p.cmd = exec.Command(exe, "-test.run=^$")
-		p.cmd.Env = append(os.Environ(), etcdChildEnv+"="+string(raw))
-		p.cmd.Stderr = p.stderr
-		p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-		out, err := p.cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := p.cmd.Start(); err != nil {
+		cmd := exec.Command(exe, "-test.run=^$")
+		cmd.Env = append(os.Environ(), etcdChildEnv+"="+string(raw))
+		cmd.Stderr = p.stderr
+		ready := &readyWriter{ready: make(chan struct{})}
+		cmd.Stdout = ready
+		if p.run, err = testkit.Start(cmd); err != nil {
 			t.Fatalf("starting etcd %s: %v", name, err)
 		}
-		ready := make(chan bool, 1)
-		go func() {
-			sc := bufio.NewScanner(out)
-			ok := false
-			for sc.Scan() {
-				if sc.Text() == "ready" && !ok {
-					ok = true
-					ready <- true
-				}
-			}
-			if !ok {
-				ready <- false
-			}
-			_ = p.cmd.Wait()
-			close(p.exited)
-		}()
 		select {
-		case ok := <-ready:
-			if ok {
-				t.Cleanup(p.Stop)
-				return p
-			}
+		case <-ready.ready:
+			t.Cleanup(p.Stop)
+			return p
+		case <-p.run.Exited():
 			lastErr = fmt.Errorf("etcd %s exited during start-up: %s", name, p.stderr.String())
 		case <-time.After(60 * time.Second):
 			p.Kill()
@@ -192,25 +170,10 @@ func startEtcd(t testing.TB, name, dir string, tlsCfg serverTLS, plain bool) *et
 }
 
 // Kill ends the server at once (SIGKILL), as an OOM kill or a node crash.
-func (p *etcdProc) Kill() {
-	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-	<-p.exited
-}
+func (p *etcdProc) Kill() { p.run.Kill() }
 
 // Stop asks the server to end and kills it if it does not.
-func (p *etcdProc) Stop() {
-	select {
-	case <-p.exited:
-		return
-	default:
-	}
-	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
-	select {
-	case <-p.exited:
-	case <-time.After(10 * time.Second):
-		p.Kill()
-	}
-}
+func (p *etcdProc) Stop() { p.run.Stop(10 * time.Second) }
 
 // HostPort is the TLS endpoint's host:port.
 func (p *etcdProc) HostPort() string { return strings.TrimPrefix(p.Endpoint, "https://") }
@@ -264,17 +227,27 @@ func (want keyDigest) diff(got keyDigest) string {
 		len(missing), first(missing), len(changed), first(changed), len(extra), first(extra), len(want))
 }
 
-func freePorts(n int) ([]int, error) {
-	var ports []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
+// readyWriter takes the server's output and closes ready at the line
+// "ready".
+type readyWriter struct {
+	line  []byte
+	ready chan struct{}
+	seen  bool
+}
+
+func (w *readyWriter) Write(b []byte) (int, error) {
+	for _, c := range b {
+		if c != '\n' {
+			w.line = append(w.line, c)
+			continue
 		}
-		defer l.Close()
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+		if string(w.line) == "ready" && !w.seen {
+			w.seen = true
+			close(w.ready)
+		}
+		w.line = w.line[:0]
 	}
-	return ports, nil
+	return len(b), nil
 }
 
 // lockedBuffer collects a process's output while it runs.

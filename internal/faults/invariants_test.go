@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -18,11 +17,10 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	clientv3 "go.etcd.io/etcd/client/v3"
-	etcdutl "go.etcd.io/etcd/etcdutl/v3/snapshot"
-	"go.etcd.io/etcd/server/v3/embed"
 
 	"github.com/etcd-backup/etcd-backup/internal/backup"
+	"github.com/etcd-backup/etcd-backup/internal/etcdtest"
+	"github.com/etcd-backup/etcd-backup/internal/testkit"
 	"github.com/etcd-backup/etcd-backup/internal/verify"
 )
 
@@ -141,15 +139,6 @@ func verifyFile(ctx context.Context, path string) error {
 	}
 	verified.Store(sum, true)
 	return nil
-}
-
-func sha256File(path string) (string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", err
-	}
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:]), nil
 }
 
 // checkInvariants checks the four invariants after the runs of a case:
@@ -522,7 +511,7 @@ func checkStoredCopy(t testing.TB, d *dest, info *backup.SnapshotInfo, fail func
 		fail("reading %s from %s: %v", info.Name, d, err)
 		return
 	}
-	sum, err := sha256File(p)
+	sum, err := testkit.SHA256File(p)
 	if err != nil {
 		fail("hashing %s: %v", p, err)
 		return
@@ -590,43 +579,13 @@ func tail(s string, n int) string {
 func restoreAndCompare(t testing.TB, snap string, src *source) {
 	t.Helper()
 	start := time.Now()
-	dataDir := filepath.Join(t.TempDir(), "restored")
-	ports, err := freePorts(2)
+	r, err := etcdtest.Restore(snap, t.TempDir())
 	if err != nil {
-		t.Fatal(err)
-	}
-	peer := fmt.Sprintf("http://127.0.0.1:%d", ports[0])
-	if err := etcdutl.NewV3(noLog).Restore(etcdutl.RestoreConfig{
-		SnapshotPath: snap, Name: "restored", OutputDataDir: dataDir,
-		PeerURLs: []string{peer}, InitialCluster: "restored=" + peer, InitialClusterToken: "faults-restore",
-	}); err != nil {
-		t.Errorf("invariant 1: etcdutl cannot restore %s: %v", snap, err)
+		t.Errorf("invariant 1: %v", err)
 		return
 	}
-	cfg := embed.NewConfig()
-	cfg.Name, cfg.Dir = "restored", dataDir
-	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(noLog)
-	cu, _ := url.Parse(fmt.Sprintf("http://127.0.0.1:%d", ports[1]))
-	pu, _ := url.Parse(peer)
-	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{*cu}, []url.URL{*cu}
-	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{*pu}, []url.URL{*pu}
-	cfg.InitialCluster = "restored=" + peer
-	e, err := embed.StartEtcd(cfg)
-	if err != nil {
-		t.Errorf("invariant 1: etcd does not start on the restored %s: %v", snap, err)
-		return
-	}
-	defer e.Close()
-	select {
-	case <-e.Server.ReadyNotify():
-	case <-time.After(30 * time.Second):
-		t.Errorf("invariant 1: etcd on the restored %s not ready after 30s", snap)
-		return
-	}
-	// A snapshot holds the auth state too: a restored copy of a server with
-	// authentication on wants the same user.
-	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{cu.Host}, DialTimeout: 5 * time.Second, Logger: noLog,
-		Username: src.username, Password: src.password})
+	defer r.Close()
+	cli, err := r.Client(src.username, src.password)
 	if err != nil {
 		t.Fatal(err)
 	}

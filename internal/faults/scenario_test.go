@@ -21,6 +21,7 @@ import (
 
 	"github.com/etcd-backup/etcd-backup/internal/blobtest"
 	"github.com/etcd-backup/etcd-backup/internal/location"
+	"github.com/etcd-backup/etcd-backup/internal/testkit"
 )
 
 const (
@@ -331,7 +332,7 @@ func requireRoot(t *testing.T) {
 // closedPort is an address where nothing listens.
 func closedPort(t *testing.T) string {
 	t.Helper()
-	ports, err := freePorts(1)
+	ports, err := testkit.FreePorts(1)
 	if err != nil {
 		t.Fatal(err)
 	}
