@@ -117,6 +117,16 @@ var namePrefixRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
 // Validate checks every value and cross-checks related ones.
 func (c *Config) Validate() error {
+	for _, check := range []func() error{c.validateEtcd, c.validateTimeouts, c.validateDestinations, c.validateRun} {
+		if err := check(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// validateEtcd checks how etcd is reached: endpoints, TLS files, user.
+func (c *Config) validateEtcd() error {
 	if len(c.Endpoints) == 0 {
 		return invalid("ENDPOINTS", "", "accepted: one or more comma-separated URLs such as https://127.0.0.1:2379")
 	}
@@ -168,15 +178,21 @@ func (c *Config) Validate() error {
 		}
 		return invalid("PASSWORD", "", "empty while ETCD_BACKUP_USERNAME is set; accepted: both set, or both empty")
 	}
+	return nil
+}
+
+func (c *Config) validateTimeouts() error {
 	if c.DialTimeout <= 0 {
 		return invalid("DIAL_TIMEOUT", c.DialTimeout.String(), "accepted: a positive Go duration such as 5s")
 	}
 	if c.SnapshotTimeout <= 0 {
 		return invalid("SNAPSHOT_TIMEOUT", c.SnapshotTimeout.String(), "accepted: a positive Go duration such as 30m")
 	}
-	if err := c.validateDestinations(); err != nil {
-		return err
-	}
+	return nil
+}
+
+// validateRun checks retention, names, logging and the work directory.
+func (c *Config) validateRun() error {
 	if c.Retention <= 0 {
 		return invalid("RETENTION", c.Retention.String(), "accepted: a positive Go duration such as 120h, or whole days such as 5d")
 	}
