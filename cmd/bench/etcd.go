@@ -151,6 +151,30 @@ type fillInfo struct {
 	Seconds     float64 `json:"seconds"`
 }
 
+// fillWorker writes transactions of perTxn random values until ctx ends;
+// keys are numbered from next, bytes counted in written.
+func fillWorker(ctx context.Context, cli *clientv3.Client, w, valueSize, perTxn int, next, written *atomic.Int64, fail func(error)) {
+	rng := rand.NewChaCha8([32]byte{byte(w)})
+	val := make([]byte, valueSize)
+	ops := make([]clientv3.Op, 0, perTxn)
+	for ctx.Err() == nil {
+		ops = ops[:0]
+		for range perTxn {
+			_, _ = rng.Read(val)
+			i := next.Add(1)
+			key := fmt.Sprintf("/registry/bench/ns-%04d/object-%09d", i%1000, i)
+			ops = append(ops, clientv3.OpPut(key, string(val)))
+		}
+		if _, err := cli.Txn(ctx).Then(ops...).Commit(); err != nil {
+			if ctx.Err() == nil {
+				fail(fmt.Errorf("filling etcd: %w", err))
+			}
+			return
+		}
+		written.Add(int64(perTxn * valueSize))
+	}
+}
+
 // fill puts keys of valueSize random bytes, several transactions at a
 // time, until the database reaches target bytes. Keys look like the ones a
 // Kubernetes API server writes.
@@ -174,27 +198,7 @@ func fill(ctx context.Context, s *server, target int64, valueSize int) (fillInfo
 	)
 	fail := func(err error) { errOnce.Do(func() { firstErr = err; cancel() }) }
 	for w := range 4 {
-		wg.Go(func() {
-			rng := rand.NewChaCha8([32]byte{byte(w)})
-			val := make([]byte, valueSize)
-			ops := make([]clientv3.Op, 0, perTxn)
-			for ctx.Err() == nil {
-				ops = ops[:0]
-				for range perTxn {
-					_, _ = rng.Read(val)
-					i := next.Add(1)
-					key := fmt.Sprintf("/registry/bench/ns-%04d/object-%09d", i%1000, i)
-					ops = append(ops, clientv3.OpPut(key, string(val)))
-				}
-				if _, err := cli.Txn(ctx).Then(ops...).Commit(); err != nil {
-					if ctx.Err() == nil {
-						fail(fmt.Errorf("filling etcd: %w", err))
-					}
-					return
-				}
-				written.Add(int64(perTxn * valueSize))
-			}
-		})
+		wg.Go(func() { fillWorker(ctx, cli, w, valueSize, perTxn, &next, &written, fail) })
 	}
 	var size int64
 	lastReport := time.Now()

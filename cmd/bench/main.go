@@ -106,60 +106,29 @@ type result struct {
 }
 
 func bench(ctx context.Context, o options) error {
-	var err error
-	if o.tools, err = filepath.Abs(o.tools); err != nil {
+	jobs, err := resolvePaths(&o)
+	if err != nil {
 		return err
-	}
-	if o.backupJob, err = filepath.Abs(o.backupJob); err != nil {
-		return err
-	}
-	jobs := append([]namedPath{{"backup-job", o.backupJob}}, o.compare...)
-	for i := range jobs[1:] {
-		jobs[i+1].name = "backup-job " + jobs[i+1].name
-		if jobs[i+1].path, err = filepath.Abs(jobs[i+1].path); err != nil {
-			return err
-		}
 	}
 	bin := func(name string) string { return filepath.Join(o.tools, "bin", name) }
-	for _, b := range []string{bin("etcd"), bin("etcdctl"), bin("etcdutl")} {
-		if _, err := os.Stat(b); err != nil {
-			return fmt.Errorf("missing %s (make bench builds it): %w", b, err)
-		}
-	}
-	for _, j := range jobs {
-		if _, err := os.Stat(j.path); err != nil {
-			return fmt.Errorf("missing %s: %w", j.path, err)
-		}
-	}
 	root := filepath.Join(o.tools, "bench-data")
-	key := fmt.Sprintf("%d-v%d", o.size, o.valueSize)
-	dataDir := filepath.Join(root, key)
+	dataDir := filepath.Join(root, fmt.Sprintf("%d-v%d", o.size, o.valueSize))
 	infoPath := dataDir + ".json"
 	runDir := filepath.Join(root, "run")
 	if o.serve {
 		runDir = filepath.Join(root, "serve") // a benchmark may run meanwhile
 	}
+	// runDir keeps the logs of the last run (etcd.log, commands.log).
 	if err := os.RemoveAll(runDir); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(runDir, 0o700); err != nil {
 		return err
 	}
-	// runDir keeps the logs of the last run (etcd.log, commands.log).
-
 	info, filled := readFillInfo(infoPath)
-	need := 2*o.size + 1<<30 // two copies at a time, and room to spare
-	if !filled {
-		need += 3 * o.size // database and WAL
+	if err := checkSpace(root, o.size, filled); err != nil {
+		return err
 	}
-	var sfs unix.Statfs_t
-	if err := unix.Statfs(root, &sfs); err == nil {
-		free := int64(sfs.Bavail) * sfs.Bsize
-		if free < need {
-			return fmt.Errorf("%s has %s free; a %s benchmark needs about %s", root, humanize.IBytes(uint64(free)), humanize.IBytes(uint64(o.size)), humanize.IBytes(uint64(need)))
-		}
-	}
-
 	certs, err := etcdtest.GenerateCerts(filepath.Join(runDir, "pki"))
 	if err != nil {
 		return fmt.Errorf("generating certificates: %w", err)
@@ -167,26 +136,9 @@ func bench(ctx context.Context, o options) error {
 	quota := max(2*o.size, o.size+2<<30)
 	etcdLog := filepath.Join(runDir, "etcd.log")
 	if !filled {
-		fmt.Printf("filling etcd to %s with %d-byte values in %s (kept for the next run)\n", humanize.IBytes(uint64(o.size)), o.valueSize, dataDir)
-		_ = os.Remove(infoPath)
-		if err := os.RemoveAll(dataDir); err != nil {
+		if info, err = fillOnce(ctx, o, bin("etcd"), dataDir, infoPath, etcdLog, certs, quota); err != nil {
 			return err
 		}
-		s, err := startEtcd(ctx, bin("etcd"), dataDir, etcdLog, certs, quota, true)
-		if err != nil {
-			return err
-		}
-		info, err = fill(ctx, s, o.size, o.valueSize)
-		s.stop()
-		if err != nil {
-			return err
-		}
-		unix.Sync()
-		b, _ := json.Marshal(info)
-		if err := os.WriteFile(infoPath, b, 0o600); err != nil {
-			return err
-		}
-		fmt.Printf("filled in %.0fs\n", info.Seconds)
 	}
 	s, err := startEtcd(ctx, bin("etcd"), dataDir, etcdLog, certs, quota, false)
 	if err != nil {
@@ -194,16 +146,104 @@ func bench(ctx context.Context, o options) error {
 	}
 	defer s.stop()
 	if o.serve {
-		fmt.Printf("ETCD_BACKUP_ENDPOINTS=%s\nETCD_BACKUP_CACERT=%s\nETCD_BACKUP_CERT=%s\nETCD_BACKUP_KEY=%s\netcd pid %d, db %s\n",
-			s.endpoint, certs.CA, certs.ClientCert, certs.ClientKey, s.cmd.Process.Pid, s.dbPath())
-		select {
-		case <-ctx.Done():
-		case err := <-s.exited:
-			return fmt.Errorf("etcd exited: %v", err)
-		}
-		return nil
+		return serve(ctx, s, certs)
 	}
+	contenders := contendersFor(s, certs, jobs, bin)
+	if err := describeEtcd(ctx, s, info, o.rounds); err != nil {
+		return err
+	}
+	return runRounds(ctx, o, s, runDir, contenders)
+}
 
+// resolvePaths makes every path of o absolute, checks that the tools and
+// jobs are there, and returns the jobs to compare.
+func resolvePaths(o *options) ([]namedPath, error) {
+	var err error
+	if o.tools, err = filepath.Abs(o.tools); err != nil {
+		return nil, err
+	}
+	if o.backupJob, err = filepath.Abs(o.backupJob); err != nil {
+		return nil, err
+	}
+	jobs := append([]namedPath{{"backup-job", o.backupJob}}, o.compare...)
+	for i := range jobs[1:] {
+		jobs[i+1].name = "backup-job " + jobs[i+1].name
+		if jobs[i+1].path, err = filepath.Abs(jobs[i+1].path); err != nil {
+			return nil, err
+		}
+	}
+	for _, b := range []string{"etcd", "etcdctl", "etcdutl"} {
+		p := filepath.Join(o.tools, "bin", b)
+		if _, err := os.Stat(p); err != nil {
+			return nil, fmt.Errorf("missing %s (make bench builds it): %w", p, err)
+		}
+	}
+	for _, j := range jobs {
+		if _, err := os.Stat(j.path); err != nil {
+			return nil, fmt.Errorf("missing %s: %w", j.path, err)
+		}
+	}
+	return jobs, nil
+}
+
+// checkSpace refuses to start when root cannot hold the database (unless it
+// is filled already) and two snapshot copies at a time, with room to spare.
+func checkSpace(root string, size int64, filled bool) error {
+	need := 2*size + 1<<30
+	if !filled {
+		need += 3 * size // database and WAL
+	}
+	var sfs unix.Statfs_t
+	if err := unix.Statfs(root, &sfs); err == nil {
+		free := int64(sfs.Bavail) * sfs.Bsize
+		if free < need {
+			return fmt.Errorf("%s has %s free; a %s benchmark needs about %s", root, humanize.IBytes(uint64(free)), humanize.IBytes(uint64(size)), humanize.IBytes(uint64(need)))
+		}
+	}
+	return nil
+}
+
+// fillOnce fills a fresh etcd in dataDir to o.size and records it in
+// infoPath, so that later runs of the same size reuse the data.
+func fillOnce(ctx context.Context, o options, etcdBin, dataDir, infoPath, etcdLog string, certs etcdtest.Certs, quota int64) (fillInfo, error) {
+	fmt.Printf("filling etcd to %s with %d-byte values in %s (kept for the next run)\n", humanize.IBytes(uint64(o.size)), o.valueSize, dataDir)
+	_ = os.Remove(infoPath)
+	if err := os.RemoveAll(dataDir); err != nil {
+		return fillInfo{}, err
+	}
+	s, err := startEtcd(ctx, etcdBin, dataDir, etcdLog, certs, quota, true)
+	if err != nil {
+		return fillInfo{}, err
+	}
+	info, err := fill(ctx, s, o.size, o.valueSize)
+	s.stop()
+	if err != nil {
+		return fillInfo{}, err
+	}
+	unix.Sync()
+	b, _ := json.Marshal(info)
+	if err := os.WriteFile(infoPath, b, 0o600); err != nil {
+		return fillInfo{}, err
+	}
+	fmt.Printf("filled in %.0fs\n", info.Seconds)
+	return info, nil
+}
+
+// serve prints how to reach etcd and keeps it running until ctx ends.
+func serve(ctx context.Context, s *server, certs etcdtest.Certs) error {
+	fmt.Printf("ETCD_BACKUP_ENDPOINTS=%s\nETCD_BACKUP_CACERT=%s\nETCD_BACKUP_CERT=%s\nETCD_BACKUP_KEY=%s\netcd pid %d, db %s\n",
+		s.endpoint, certs.CA, certs.ClientCert, certs.ClientKey, s.cmd.Process.Pid, s.dbPath())
+	select {
+	case <-ctx.Done():
+	case err := <-s.exited:
+		return fmt.Errorf("etcd exited: %v", err)
+	}
+	return nil
+}
+
+// contendersFor are etcdctl, the usual recipe and every backup job, in the
+// order results are reported.
+func contendersFor(s *server, certs etcdtest.Certs, jobs []namedPath, bin func(string) string) []contender {
 	base := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
 	tls := []string{"--endpoints=" + s.endpoint, "--cacert=" + certs.CA, "--cert=" + certs.ClientCert, "--key=" + certs.ClientKey}
 	save := func(file string) step {
@@ -234,7 +274,11 @@ func bench(ctx context.Context, o options) error {
 				"ETCD_BACKUP_WORK_DIR="+out)}}
 		}})
 	}
+	return contenders
+}
 
+// describeEtcd prints what is benchmarked: the database and its keys.
+func describeEtcd(ctx context.Context, s *server, info fillInfo, rounds int) error {
 	cli, err := s.client()
 	if err != nil {
 		return err
@@ -253,65 +297,83 @@ func bench(ctx context.Context, o options) error {
 		return err
 	}
 	fmt.Printf("etcd %s %s: db %s (%d bytes), %d keys of %d-byte values; %d rounds; load %s\n",
-		s.version, s.endpoint, humanize.IBytes(uint64(dbSize)), dbSize, keys, info.ValueSize, o.rounds, loadavg())
+		s.version, s.endpoint, humanize.IBytes(uint64(dbSize)), dbSize, keys, info.ValueSize, rounds, loadavg())
+	return nil
+}
 
-	results := make([][]result, len(contenders))
+// rounds holds what the rounds have measured so far.
+type rounds struct {
+	results   [][]result
+	snapBytes int64
+	dropped   bool // the page cache could be dropped before every run
+	checked   bool // the recipe and the job were cross-checked
+}
+
+// runRounds runs every contender o.rounds times, a different one first each
+// round, and reports.
+func runRounds(ctx context.Context, o options, s *server, runDir string, contenders []contender) error {
+	rs := &rounds{results: make([][]result, len(contenders)), dropped: true}
 	before := cpuNow(s.cmd.Process.Pid)
-	var snapBytes int64
-	dropped := true
-	checked := false
 	for round := range o.rounds {
 		for k := range contenders {
-			i := (k + round) % len(contenders) // a different one goes first each round
-			c := contenders[i]
-			out := filepath.Join(runDir, "out")
-			if err := os.RemoveAll(out); err != nil {
+			i := (k + round) % len(contenders)
+			if err := rs.runOne(ctx, s, runDir, round, i, contenders[i]); err != nil {
 				return err
-			}
-			for _, d := range []string{"a", "r1", "r2"} {
-				if err := os.MkdirAll(filepath.Join(out, d), 0o700); err != nil {
-					return err
-				}
-			}
-			ok, err := settle(s.dbPath())
-			if err != nil {
-				return fmt.Errorf("preparing the page cache: %w", err)
-			}
-			dropped = dropped && ok
-			steps, peak, err := run(ctx, filepath.Join(runDir, "commands.log"), c.steps(out))
-			if err != nil {
-				return fmt.Errorf("round %d, %s: %w", round+1, c.name, err)
-			}
-			r := result{peakKB: peak, steps: steps}
-			for _, st := range steps {
-				r.seconds += st.seconds
-				r.cpu += st.cpu
-			}
-			results[i] = append(results[i], r)
-			fmt.Printf("round %d  %-22s %7.2fs  cpu %6.2fs  peak RssAnon %6.1f MiB  %s\n", round+1, c.name, r.seconds, r.cpu, float64(peak)/1024, stepLine(steps))
-			size, err := checkOutputs(out)
-			if err != nil {
-				return fmt.Errorf("round %d, %s: %w", round+1, c.name, err)
-			}
-			if snapBytes != 0 && size != snapBytes {
-				return fmt.Errorf("round %d, %s: snapshot of %d bytes, another run had %d", round+1, c.name, size, snapBytes)
-			}
-			snapBytes = size
-			if !checked && len(results[1]) > 0 && len(results[2]) > 0 {
-				if err := crossCheck(results[1][0], results[2][0]); err != nil {
-					return err
-				}
-				checked = true
 			}
 		}
 	}
 	if err := os.RemoveAll(filepath.Join(runDir, "out")); err != nil {
 		return err
 	}
-	other := before.otherSince(cpuNow(s.cmd.Process.Pid), results)
-	report(contenders, results, snapBytes, dropped)
+	other := before.otherSince(cpuNow(s.cmd.Process.Pid), rs.results)
+	report(contenders, rs.results, rs.snapBytes, rs.dropped)
 	fmt.Printf("CPU of everything else during the rounds (other processes, kernel threads): %.2f cores on average\n", other)
 	fmt.Printf("logs: %s\n", runDir)
+	return nil
+}
+
+// runOne runs contender i once on a settled page cache and checks what it
+// wrote.
+func (rs *rounds) runOne(ctx context.Context, s *server, runDir string, round, i int, c contender) error {
+	out := filepath.Join(runDir, "out")
+	if err := os.RemoveAll(out); err != nil {
+		return err
+	}
+	for _, d := range []string{"a", "r1", "r2"} {
+		if err := os.MkdirAll(filepath.Join(out, d), 0o700); err != nil {
+			return err
+		}
+	}
+	ok, err := settle(s.dbPath())
+	if err != nil {
+		return fmt.Errorf("preparing the page cache: %w", err)
+	}
+	rs.dropped = rs.dropped && ok
+	steps, peak, err := run(ctx, filepath.Join(runDir, "commands.log"), c.steps(out))
+	if err != nil {
+		return fmt.Errorf("round %d, %s: %w", round+1, c.name, err)
+	}
+	r := result{peakKB: peak, steps: steps}
+	for _, st := range steps {
+		r.seconds += st.seconds
+		r.cpu += st.cpu
+	}
+	rs.results[i] = append(rs.results[i], r)
+	fmt.Printf("round %d  %-22s %7.2fs  cpu %6.2fs  peak RssAnon %6.1f MiB  %s\n", round+1, c.name, r.seconds, r.cpu, float64(peak)/1024, stepLine(steps))
+	size, err := checkOutputs(out)
+	if err != nil {
+		return fmt.Errorf("round %d, %s: %w", round+1, c.name, err)
+	}
+	if rs.snapBytes != 0 && size != rs.snapBytes {
+		return fmt.Errorf("round %d, %s: snapshot of %d bytes, another run had %d", round+1, c.name, size, rs.snapBytes)
+	}
+	rs.snapBytes = size
+	if !rs.checked && len(rs.results[1]) > 0 && len(rs.results[2]) > 0 {
+		if err := crossCheck(rs.results[1][0], rs.results[2][0]); err != nil {
+			return err
+		}
+		rs.checked = true
+	}
 	return nil
 }
 
