@@ -46,15 +46,22 @@ func bigServer(t *testing.T) *etcdtest.Server {
 	return big
 }
 
+// openBlob opens a bucket directly, closed when the test ends.
+func openBlob(t *testing.T, bucketURL string) *blob.Bucket {
+	t.Helper()
+	b, err := blob.OpenBucket(context.Background(), bucketURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
 // put writes an object straight into a bucket, under the bucket's root.
 func put(t *testing.T, bucketURL, key string, data []byte) {
 	t.Helper()
 	ctx := context.Background()
-	b, err := blob.OpenBucket(ctx, bucketURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := openBlob(t, bucketURL)
 	if err := b.WriteAll(ctx, key, data, nil); err != nil {
 		t.Fatalf("writing %s: %v", key, err)
 	}
@@ -63,11 +70,7 @@ func put(t *testing.T, bucketURL, key string, data []byte) {
 func keys(t *testing.T, bucketURL string) map[string]bool {
 	t.Helper()
 	ctx := context.Background()
-	b, err := blob.OpenBucket(ctx, bucketURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := openBlob(t, bucketURL)
 	out := map[string]bool{}
 	it := b.List(nil)
 	for {

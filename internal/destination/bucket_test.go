@@ -59,10 +59,10 @@ func TestOpenBucketRefusesBadURLs(t *testing.T) {
 			for k, v := range tc.env {
 				t.Setenv(k, v)
 			}
-			b, err := OpenBucket(context.Background(), tc.spec)
+			b, err := openBucket(context.Background(), tc.spec)
 			if err == nil {
 				b.Close()
-				t.Fatalf("OpenBucket(%q) succeeded, want an error", tc.spec)
+				t.Fatalf("openBucket(%q) succeeded, want an error", tc.spec)
 			}
 			if !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error %q does not say %q", err, tc.want)
@@ -102,9 +102,9 @@ func TestOpenBucketAccepts(t *testing.T) {
 			for k, v := range tc.env {
 				t.Setenv(k, v)
 			}
-			b, err := OpenBucket(context.Background(), tc.spec)
+			b, err := openBucket(context.Background(), tc.spec)
 			if err != nil {
-				t.Fatalf("OpenBucket(%q): %v", tc.spec, err)
+				t.Fatalf("openBucket(%q): %v", tc.spec, err)
 			}
 			defer b.Close()
 			if b.String() != tc.shown {
@@ -117,7 +117,7 @@ func TestOpenBucketAccepts(t *testing.T) {
 func TestFileBucket(t *testing.T) {
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "new", "backups")
-	b, err := OpenBucket(ctx, "file://"+dir)
+	b, err := openBucket(ctx, "file://"+dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,17 +204,17 @@ func TestBackends(t *testing.T) {
 func exerciseBucket(t *testing.T, spec, rootSpec, keyPrefix string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	b, err := OpenBucket(ctx, spec)
+	b, err := openBucket(ctx, spec)
 	if err != nil {
-		t.Fatalf("OpenBucket(%s): %v", location.Redact(spec), err)
+		t.Fatalf("openBucket(%s): %v", location.Redact(spec), err)
 	}
 	defer b.Close()
 	if b.String() != location.Redact(spec) {
 		t.Errorf("String() = %q, want %q", b.String(), location.Redact(spec))
 	}
-	root, err := OpenBucket(ctx, rootSpec)
+	root, err := openBucket(ctx, rootSpec)
 	if err != nil {
-		t.Fatalf("OpenBucket(%s): %v", location.Redact(rootSpec), err)
+		t.Fatalf("openBucket(%s): %v", location.Redact(rootSpec), err)
 	}
 	defer root.Close()
 
@@ -357,18 +357,26 @@ func exerciseBucket(t *testing.T, spec, rootSpec, keyPrefix string) {
 	}
 }
 
-// TestS3LargeUpload sends a file well above the multipart threshold and
-// checks that it went in parts of the chosen size and arrived whole.
-func TestS3LargeUpload(t *testing.T) {
+// openS3 starts an S3 server and opens its bucket "etcd"; ctx bounds the
+// test.
+func openS3(t *testing.T) (*blobtest.S3, *Bucket, context.Context) {
+	t.Helper()
 	s := blobtest.StartS3(t)
 	s.SetEnv(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	b, err := OpenBucket(ctx, s.URL("etcd"))
+	t.Cleanup(cancel)
+	b, err := openBucket(ctx, s.URL("etcd"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer b.Close()
+	t.Cleanup(func() { b.Close() })
+	return s, b, ctx
+}
+
+// TestS3LargeUpload sends a file well above the multipart threshold and
+// checks that it went in parts of the chosen size and arrived whole.
+func TestS3LargeUpload(t *testing.T) {
+	_, b, ctx := openS3(t)
 
 	const size = 64 << 20
 	src, sum := makeFile(t, size)
@@ -397,15 +405,8 @@ func TestS3LargeUpload(t *testing.T) {
 // the upload fails and, with the server back, there is no object under the
 // name.
 func TestS3ServerKilledMidUpload(t *testing.T) {
-	s := blobtest.StartS3(t)
-	s.SetEnv(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	b, err := OpenBucket(ctx, s.URL("etcd"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	s, b, ctx := openS3(t)
+	var err error
 
 	src, sum := makeFile(t, 512<<20)
 	name := "etcd-snapshot-20261123T170000Z.db"
@@ -462,7 +463,7 @@ func TestS3ModTime(t *testing.T) {
 	s := blobtest.StartS3(t)
 	s.SetEnv(t)
 	ctx := context.Background()
-	b, err := OpenBucket(ctx, s.URL("etcd"))
+	b, err := openBucket(ctx, s.URL("etcd"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -539,7 +540,7 @@ func TestCredentialsNeverShown(t *testing.T) {
 				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 				defer cancel()
 				var b *Bucket
-				b, err = OpenBucket(ctx, spec)
+				b, err = openBucket(ctx, spec)
 				if err != nil {
 					slog.Error("destination not usable", "destination", location.Redact(spec), "error", err)
 					return
