@@ -27,12 +27,11 @@ import (
 // Upload tuning. Every driver holds the parts it is sending in memory: the S3
 // transfer manager keeps concurrency+1 part buffers plus its first 16 MiB
 // read, Azure concurrency blocks, GCS one chunk. 8 MiB parts with 4 in flight
-// bound that at about 56 MiB for S3 (a 1 GiB upload raised the peak RSS of
-// the process by 58 MiB) and less for the others, which fits the small
-// memory limit a backup Job runs under, while four requests in flight keep a
-// link to a cloud store busy. Larger parts only cost memory: on loopback 16
-// MiB parts were no faster. The part size grows only when a file would need
-// more than S3's 10,000 parts (above 78 GiB).
+// bound that at about 56 MiB for S3 and less for the others, which fits the
+// small memory limit a backup Job runs under, while four requests in flight
+// keep a link to a cloud store busy; larger parts cost memory without
+// raising throughput. The part size grows only when a file would need more
+// than S3's 10,000 parts (above 78 GiB).
 const (
 	uploadPartSize    = 8 << 20
 	uploadConcurrency = 4
@@ -48,11 +47,11 @@ type Bucket struct {
 
 var _ Destination = (*Bucket)(nil)
 
-// OpenBucket opens an object storage URL (see location.Parse for the forms
+// openBucket opens an object storage URL (see location.Parse for the forms
 // accepted). Credentials come only from where each SDK looks for them
 // (environment, mounted files, workload identity). Errors name what was
 // wrong but not the URL itself: callers show it with location.Redact.
-func OpenBucket(ctx context.Context, spec string) (*Bucket, error) {
+func openBucket(ctx context.Context, spec string) (*Bucket, error) {
 	s, err := location.Parse(spec)
 	if err != nil {
 		return nil, err
@@ -60,10 +59,10 @@ func OpenBucket(ctx context.Context, spec string) (*Bucket, error) {
 	if s.Local() {
 		return nil, fmt.Errorf("%s is a directory, not an object storage URL", s.Dir)
 	}
-	return openBucket(ctx, spec, s)
+	return openParsed(ctx, spec, s)
 }
 
-func openBucket(ctx context.Context, spec string, s location.Spec) (*Bucket, error) {
+func openParsed(ctx context.Context, spec string, s location.Spec) (*Bucket, error) {
 	b := &Bucket{spec: spec}
 	bucket, err := openBlobURL(ctx, s.Bucket)
 	if err != nil {

@@ -25,7 +25,7 @@ func BenchmarkS3Upload1GiB(b *testing.B) {
 	s := blobtest.StartS3(b)
 	s.SetEnv(b)
 	ctx := context.Background()
-	bucket, err := OpenBucket(ctx, s.URL("bench"))
+	bucket, err := openBucket(ctx, s.URL("bench"))
 	if err != nil {
 		b.Fatal(err)
 	}

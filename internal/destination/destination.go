@@ -51,9 +51,9 @@ type Destination interface {
 	// Delete removes one entry by name; for a name that is not there the
 	// error is fs.ErrNotExist.
 	Delete(ctx context.Context, name string) error
-	// Stale lists this package's own temporary files for snapshots named
-	// with prefix that runs which were killed left behind: unmodified for
-	// StaleAfter before now.
+	// Stale lists the temporary files for snapshots named with prefix that
+	// killed runs left behind: this package's own temporary names, unmodified
+	// for an hour before now.
 	Stale(ctx context.Context, prefix string, now time.Time) ([]Object, error)
 	// Close releases what Open acquired.
 	Close() error
@@ -78,11 +78,11 @@ type Pending interface {
 	Abort()
 }
 
-// StaleAfter is how long a temporary file must have gone unmodified before it
+// staleAfter is how long a temporary file must have gone unmodified before it
 // counts as left behind by a run that was killed (SIGKILL, OOM, node crash).
 // A live run writes to its temporary file continuously and commits it within
 // minutes of the last write.
-const StaleAfter = time.Hour
+const staleAfter = time.Hour
 
 // Open opens a configured destination: a local directory or a bucket.
 func Open(ctx context.Context, spec string) (Destination, error) {
@@ -92,7 +92,7 @@ func Open(ctx context.Context, spec string) (Destination, error) {
 	}
 	if err == nil {
 		var b *Bucket
-		if b, err = openBucket(ctx, spec, s); err == nil {
+		if b, err = openParsed(ctx, spec, s); err == nil {
 			return b, nil
 		}
 	}

@@ -18,10 +18,10 @@ import (
 	"github.com/etcd-backup/etcd-backup/internal/snapname"
 )
 
-// TempMarker is part of every temporary name, so that a temporary file can
+// tempMarker is part of every temporary name, so that a temporary file can
 // never be taken for a finished snapshot (it starts with a dot and does not
 // end in the snapshot suffix).
-const TempMarker = ".partial-"
+const tempMarker = ".partial-"
 
 // Local is a directory on a local filesystem: a hostPath or a mounted PVC.
 type Local struct {
@@ -102,7 +102,7 @@ func (l *Local) Create(name string) (Pending, error) {
 	if _, err := rand.Read(rnd[:]); err != nil {
 		return nil, fmt.Errorf("making a temporary name: %w", err)
 	}
-	tmp := filepath.Join(l.dir, "."+name+TempMarker+hex.EncodeToString(rnd[:]))
+	tmp := filepath.Join(l.dir, "."+name+tempMarker+hex.EncodeToString(rnd[:]))
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("creating temporary file in %s: %w", l.dir, err)
@@ -111,7 +111,7 @@ func (l *Local) Create(name string) (Pending, error) {
 }
 
 // Stale lists the temporary files that Create made for snapshot names with
-// prefix and that have not been modified for StaleAfter. Only exact
+// prefix and that have not been modified for staleAfter. Only exact
 // temporary names of this package qualify.
 func (l *Local) Stale(ctx context.Context, prefix string, now time.Time) ([]Object, error) {
 	objs, err := l.List(ctx, "."+prefix)
@@ -120,25 +120,25 @@ func (l *Local) Stale(ctx context.Context, prefix string, now time.Time) ([]Obje
 	}
 	var out []Object
 	for _, o := range objs {
-		if isTemporary(prefix, o.Name) && now.Sub(o.ModTime) > StaleAfter {
+		if isTemporary(prefix, o.Name) && now.Sub(o.ModTime) > staleAfter {
 			out = append(out, o)
 		}
 	}
 	return out, nil
 }
 
-// isTemporary reports whether name is "." + snapshot name + TempMarker +
+// isTemporary reports whether name is "." + snapshot name + tempMarker +
 // lowercase hex of tempRandom bytes, as Create makes it.
 func isTemporary(prefix, name string) bool {
 	rest, ok := strings.CutPrefix(name, ".")
 	if !ok {
 		return false
 	}
-	i := strings.LastIndex(rest, TempMarker)
+	i := strings.LastIndex(rest, tempMarker)
 	if i < 0 {
 		return false
 	}
-	final, random := rest[:i], rest[i+len(TempMarker):]
+	final, random := rest[:i], rest[i+len(tempMarker):]
 	if len(random) != 2*tempRandom || strings.Trim(random, "0123456789abcdef") != "" {
 		return false
 	}

@@ -33,7 +33,7 @@ func TestLocalCommitAndAbort(t *testing.T) {
 	}
 	// before commit: only a hidden temporary name, never the final one
 	entries, _ := os.ReadDir(dir)
-	if len(entries) != 1 || !strings.HasPrefix(entries[0].Name(), ".") || !strings.Contains(entries[0].Name(), destination.TempMarker) {
+	if len(entries) != 1 || !strings.HasPrefix(entries[0].Name(), ".") || !strings.Contains(entries[0].Name(), ".partial-") {
 		t.Fatalf("before commit: %v", entries)
 	}
 	if objs, _ := l.List(context.Background(), "etcd-snapshot-"); len(objs) != 0 {

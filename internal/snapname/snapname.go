@@ -11,8 +11,8 @@ import (
 	"time"
 )
 
-// TimeLayout is the UTC time in a name: sortable, no colons.
-const TimeLayout = "20060102T150405Z"
+// timeLayout is the UTC time in a name: sortable, no colons.
+const timeLayout = "20060102T150405Z"
 
 // Kind is what a file holds.
 type Kind int
@@ -68,7 +68,7 @@ func (s Shape) Suffix() string {
 
 // Format is the name for a time and shape.
 func Format(prefix string, t time.Time, s Shape) string {
-	return prefix + t.UTC().Format(TimeLayout) + s.Suffix()
+	return prefix + t.UTC().Format(timeLayout) + s.Suffix()
 }
 
 // Name is what Parse reads from a name.
@@ -82,14 +82,14 @@ type Name struct {
 // 13): such a name was not written by this tool.
 func Parse(prefix, name string) (Name, bool) {
 	rest, ok := strings.CutPrefix(name, prefix)
-	if !ok || len(rest) < len(TimeLayout) {
+	if !ok || len(rest) < len(timeLayout) {
 		return Name{}, false
 	}
-	stamp, suffix := rest[:len(TimeLayout)], rest[len(TimeLayout):]
+	stamp, suffix := rest[:len(timeLayout)], rest[len(timeLayout):]
 	if !digitsLike(stamp) {
 		return Name{}, false
 	}
-	t, err := time.Parse(TimeLayout, stamp)
+	t, err := time.Parse(timeLayout, stamp)
 	if err != nil {
 		return Name{}, false
 	}
@@ -101,11 +101,11 @@ func Parse(prefix, name string) (Name, bool) {
 	return Name{}, false
 }
 
-// digitsLike reports whether stamp has digits exactly where TimeLayout has
+// digitsLike reports whether stamp has digits exactly where timeLayout has
 // them: time.Parse alone would also take signs and spaces in some places.
 func digitsLike(stamp string) bool {
-	for i := range len(TimeLayout) {
-		c, l := stamp[i], TimeLayout[i]
+	for i := range len(timeLayout) {
+		c, l := stamp[i], timeLayout[i]
 		if l >= '0' && l <= '9' {
 			if c < '0' || c > '9' {
 				return false
