@@ -20,6 +20,9 @@ import (
 	_ "gocloud.dev/blob/s3blob"
 	"gocloud.dev/gcerrors"
 	"gocloud.dev/gcp"
+	"google.golang.org/api/googleapi"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 
 	"github.com/etcd-backup/etcd-backup/internal/location"
 )
@@ -117,6 +120,9 @@ func (b *Bucket) scrub(err error) error {
 // object becomes fs.ErrNotExist, as for a directory.
 func (b *Bucket) explain(err error) error {
 	err = b.scrub(err)
+	if code, ok := sdkStatus(err); ok {
+		err = withStatus{err, code}
+	}
 	switch gcerrors.Code(err) {
 	case gcerrors.PermissionDenied:
 		return fmt.Errorf("access denied: check the credentials and their permissions on the bucket: %w", err)
@@ -125,6 +131,30 @@ func (b *Bucket) explain(err error) error {
 	}
 	return err
 }
+
+// sdkStatus is the HTTP status an Azure or Google SDK error carries (the AWS
+// SDK's errors have an HTTPStatusCode method of their own).
+func sdkStatus(err error) (int, bool) {
+	var az *azcore.ResponseError
+	if errors.As(err, &az) {
+		return az.StatusCode, true
+	}
+	var ge *googleapi.Error
+	if errors.As(err, &ge) {
+		return ge.Code, true
+	}
+	return 0, false
+}
+
+// withStatus gives an SDK error the HTTPStatusCode method through which
+// package retry tells a failing service (5xx, 408, 429) from a refusal.
+type withStatus struct {
+	error
+	code int
+}
+
+func (e withStatus) Unwrap() error       { return e.error }
+func (e withStatus) HTTPStatusCode() int { return e.code }
 
 // notExist is a not-found error of a storage SDK that errors.Is also
 // recognises as fs.ErrNotExist; its text is the SDK's.

@@ -24,8 +24,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"google.golang.org/api/googleapi"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -92,20 +90,13 @@ func permanentTLSOrAuth(err error) bool {
 	return false
 }
 
-// httpStatus finds an HTTP status code in the error chain (the AWS, Azure and
-// Google SDKs all carry one).
+// httpStatus finds an HTTP status code in the error chain: the AWS SDK's
+// errors carry one, and package destination gives the other storage SDKs'
+// errors the same method.
 func httpStatus(err error) (int, bool) {
 	var withMethod interface{ HTTPStatusCode() int }
 	if errors.As(err, &withMethod) {
 		return withMethod.HTTPStatusCode(), true
-	}
-	var az *azcore.ResponseError
-	if errors.As(err, &az) {
-		return az.StatusCode, true
-	}
-	var ge *googleapi.Error
-	if errors.As(err, &ge) {
-		return ge.Code, true
 	}
 	return 0, false
 }

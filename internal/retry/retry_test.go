@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"google.golang.org/api/googleapi"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -82,10 +80,6 @@ func TestTransient(t *testing.T) {
 		{"etcd auth failed", status.Error(codes.InvalidArgument, "etcdserver: authentication failed, invalid user ID or password"), false},
 		{"etcd permission denied", status.Error(codes.PermissionDenied, "etcdserver: permission denied"), false},
 		{"rejected client certificate", errors.New("the server refused the client certificate: remote error: tls: bad certificate"), false},
-		{"azure 503", fmt.Errorf("upload: %w", &azcore.ResponseError{StatusCode: 503}), true},
-		{"azure 403", fmt.Errorf("upload: %w", &azcore.ResponseError{StatusCode: 403}), false},
-		{"gcs 429", fmt.Errorf("upload: %w", &googleapi.Error{Code: 429}), true},
-		{"gcs 404", fmt.Errorf("upload: %w", &googleapi.Error{Code: 404}), false},
 		{"canceled", fmt.Errorf("stream: %w", context.Canceled), false},
 		{"disk full", fmt.Errorf("writing: %w", errors.New("no space left on device")), false},
 		{"unknown", errors.New("something else"), false},
