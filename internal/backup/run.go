@@ -119,8 +119,9 @@ func (r *run) stepFailed(step string, err error) error {
 	return fmt.Errorf("%w: %s: %w", ErrFailed, step, err)
 }
 
-// do runs the steps in order. Each step works on the destinations still
-// ok; a step that leaves none to go on with ends the run.
+// do runs the steps in order. A snapshot that cannot be taken or verified
+// ends the run; a destination that fails a later step drops out of the run
+// and the others go on.
 func (r *run) do(ctx context.Context) error {
 	defer r.closeAll()
 	r.openDestinations(ctx)
