@@ -45,6 +45,9 @@ type Config struct {
 	LogFormat       string        `envconfig:"ETCD_BACKUP_LOG_FORMAT" default:"json" desc:"json or text"`
 	LogLevel        string        `envconfig:"ETCD_BACKUP_LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
 	WorkDir         string        `envconfig:"ETCD_BACKUP_WORK_DIR" default:"/tmp" desc:"scratch directory for verification, used only when no destination is a local directory"`
+	PushgatewayURL  string        `envconfig:"ETCD_BACKUP_PUSHGATEWAY_URL" desc:"Pushgateway base URL (http:// or https://, no credentials); empty = no push. A failed push is only a warning"`
+	MetricsFile     string        `envconfig:"ETCD_BACKUP_METRICS_FILE" desc:"node-exporter textfile-collector file (absolute path ending in .prom), replaced atomically; empty = none"`
+	MetricsInstance string        `envconfig:"ETCD_BACKUP_METRICS_INSTANCE" desc:"Pushgateway grouping label instance; empty = this host's name"`
 	ProgressEvery   time.Duration `ignored:"true"`
 }
 
@@ -71,6 +74,11 @@ func Load() (Config, error) {
 		return c, &Error{msg: fmt.Sprintf("reading configuration: %v", err)}
 	}
 	c.ProgressEvery = 5 * time.Second
+	if c.MetricsInstance == "" {
+		// With hostNetwork, the node's name: runs on different nodes push
+		// to groups of their own.
+		c.MetricsInstance, _ = os.Hostname()
+	}
 	return c, c.Validate()
 }
 
@@ -214,6 +222,32 @@ func (c *Config) validateRun() error {
 	}
 	if !filepath.IsAbs(c.WorkDir) {
 		return invalid("WORK_DIR", c.WorkDir, "accepted: an absolute directory path")
+	}
+	return c.validateMetrics()
+}
+
+func (c *Config) validateMetrics() error {
+	if c.PushgatewayURL != "" {
+		const accepted = "accepted: http(s)://host[:port][/path] of a Pushgateway, without credentials, query or fragment, or empty"
+		u, err := url.Parse(c.PushgatewayURL)
+		if err != nil {
+			return invalid("PUSHGATEWAY_URL", redactedURL(c.PushgatewayURL), "not a URL; "+accepted)
+		}
+		switch {
+		case u.User != nil:
+			// The value is not repeated: it holds a password.
+			return invalid("PUSHGATEWAY_URL", redactedURL(c.PushgatewayURL), "has credentials in it; "+accepted)
+		case u.Scheme != "http" && u.Scheme != "https", u.Hostname() == "", u.RawQuery != "", u.Fragment != "", u.Opaque != "":
+			return invalid("PUSHGATEWAY_URL", redactedURL(c.PushgatewayURL), accepted)
+		}
+		if c.MetricsInstance == "" {
+			return invalid("METRICS_INSTANCE", "", "empty and the host name is unknown; accepted: a name for this backup's Pushgateway group, such as the node name")
+		}
+	}
+	if c.MetricsFile != "" {
+		if !filepath.IsAbs(c.MetricsFile) || !strings.HasSuffix(c.MetricsFile, ".prom") || strings.HasSuffix(c.MetricsFile, "/.prom") {
+			return invalid("METRICS_FILE", c.MetricsFile, "accepted: an absolute file path ending in .prom (node-exporter's textfile collector reads only *.prom), or empty")
+		}
 	}
 	return nil
 }

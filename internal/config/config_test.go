@@ -113,6 +113,15 @@ func TestBadValues(t *testing.T) {
 		{map[string]string{"ETCD_BACKUP_LOG_FORMAT": "xml"}, []string{"ETCD_BACKUP_LOG_FORMAT", "json or text"}},
 		{map[string]string{"ETCD_BACKUP_LOG_LEVEL": "verbose"}, []string{"ETCD_BACKUP_LOG_LEVEL", "debug, info, warn or error"}},
 		{map[string]string{"ETCD_BACKUP_WORK_DIR": "tmp"}, []string{"ETCD_BACKUP_WORK_DIR", "absolute"}},
+		{map[string]string{"ETCD_BACKUP_PUSHGATEWAY_URL": "pushgateway:9091"}, []string{"ETCD_BACKUP_PUSHGATEWAY_URL", "http(s)://host"}},
+		{map[string]string{"ETCD_BACKUP_PUSHGATEWAY_URL": "ftp://pushgateway:9091"}, []string{"ETCD_BACKUP_PUSHGATEWAY_URL", `"ftp://pushgateway:9091"`, "http(s)://host"}},
+		{map[string]string{"ETCD_BACKUP_PUSHGATEWAY_URL": "http://"}, []string{"ETCD_BACKUP_PUSHGATEWAY_URL", "http(s)://host"}},
+		{map[string]string{"ETCD_BACKUP_PUSHGATEWAY_URL": "http://pgw:9091/?x=1"}, []string{"ETCD_BACKUP_PUSHGATEWAY_URL", "without credentials, query"}},
+		{map[string]string{"ETCD_BACKUP_PUSHGATEWAY_URL": "http://pgw:9091/#top"}, []string{"ETCD_BACKUP_PUSHGATEWAY_URL", "fragment"}},
+		{map[string]string{"ETCD_BACKUP_PUSHGATEWAY_URL": "https://user:hunter2@pgw:9091"}, []string{"ETCD_BACKUP_PUSHGATEWAY_URL", `"https://pgw:9091"`, "credentials"}},
+		{map[string]string{"ETCD_BACKUP_METRICS_FILE": "etcd_backup.prom"}, []string{"ETCD_BACKUP_METRICS_FILE", "absolute file path ending in .prom"}},
+		{map[string]string{"ETCD_BACKUP_METRICS_FILE": "/var/lib/node_exporter/etcd_backup.txt"}, []string{"ETCD_BACKUP_METRICS_FILE", ".prom"}},
+		{map[string]string{"ETCD_BACKUP_METRICS_FILE": "/var/lib/node_exporter/"}, []string{"ETCD_BACKUP_METRICS_FILE", ".prom"}},
 	}
 	for _, c := range cases {
 		var name string
@@ -144,6 +153,43 @@ func TestPasswordNeverInError(t *testing.T) {
 	_, err := config.Load()
 	if err == nil || strings.Contains(err.Error(), "hunter2-secret") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestPushgatewayCredentialsNeverInError(t *testing.T) {
+	setEnv(t, map[string]string{"ETCD_BACKUP_PUSHGATEWAY_URL": "https://backup:hunter2-secret@pgw.example:9091"})
+	_, err := config.Load()
+	if err == nil || strings.Contains(err.Error(), "hunter2-secret") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestMetricsSettings(t *testing.T) {
+	host, err := os.Hostname()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name         string
+		env          map[string]string
+		wantInstance string
+	}{
+		{"instance defaults to the host name", map[string]string{"ETCD_BACKUP_PUSHGATEWAY_URL": "http://127.0.0.1:9091"}, host},
+		{"instance set", map[string]string{"ETCD_BACKUP_PUSHGATEWAY_URL": "https://pgw.example/prefix/", "ETCD_BACKUP_METRICS_INSTANCE": "prod-cp-1"}, "prod-cp-1"},
+		{"textfile only", map[string]string{"ETCD_BACKUP_METRICS_FILE": "/var/lib/node_exporter/etcd_backup.prom"}, host},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			setEnv(t, tc.env)
+			c, err := config.Load()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.PushgatewayURL != tc.env["ETCD_BACKUP_PUSHGATEWAY_URL"] || c.MetricsFile != tc.env["ETCD_BACKUP_METRICS_FILE"] || c.MetricsInstance != tc.wantInstance {
+				t.Errorf("pushgateway %q, file %q, instance %q; want %q, %q, %q", c.PushgatewayURL, c.MetricsFile, c.MetricsInstance,
+					tc.env["ETCD_BACKUP_PUSHGATEWAY_URL"], tc.env["ETCD_BACKUP_METRICS_FILE"], tc.wantInstance)
+			}
+		})
 	}
 }
 
