@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	// CA roots inside the binary: the image is FROM scratch and object
 	// storage is reached over HTTPS.
@@ -19,6 +20,7 @@ import (
 	"github.com/etcd-backup/etcd-backup/internal/backup"
 	"github.com/etcd-backup/etcd-backup/internal/config"
 	"github.com/etcd-backup/etcd-backup/internal/location"
+	"github.com/etcd-backup/etcd-backup/internal/metrics"
 	"github.com/etcd-backup/etcd-backup/internal/verify"
 	"github.com/etcd-backup/etcd-backup/internal/version"
 )
@@ -72,13 +74,26 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	log.Info("backup starting", "version", version.Version, "endpoints", cfg.Endpoints,
 		"destinations", shown, "retention", cfg.Retention.String(), "keep_min", cfg.KeepMin, "dry_run", cfg.DryRun)
-	_, err = backup.Run(ctx, cfg, backup.Deps{Log: log, Stdout: stdout, TerminationLog: "/dev/termination-log"})
+	sum, err := backup.Run(ctx, cfg, backup.Deps{Log: log, Stdout: stdout, TerminationLog: "/dev/termination-log"})
+	publishMetrics(ctx, log, cfg, sum)
 	if err != nil {
 		log.Error("backup failed", "error", err.Error())
 		return exitFailed
 	}
 	log.Info("backup done")
 	return exitOK
+}
+
+// publishMetrics reports the run to Prometheus; a failure there is only a
+// warning. An interrupted run is still reported, within the push's own bound.
+func publishMetrics(ctx context.Context, log *slog.Logger, cfg config.Config, sum backup.Summary) {
+	p := metrics.PublisherFor(cfg)
+	if !p.Enabled() {
+		return
+	}
+	if err := p.Publish(context.WithoutCancel(ctx), metrics.FromSummary(sum, time.Now())); err != nil {
+		log.Warn("could not publish metrics; the backup itself is not affected", "error", err.Error())
+	}
 }
 
 func verifyFiles(files []string, stdout, stderr io.Writer) int {

@@ -125,7 +125,7 @@ var namePrefixRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
 // Validate checks every value and cross-checks related ones.
 func (c *Config) Validate() error {
-	for _, check := range []func() error{c.validateEtcd, c.validateTimeouts, c.validateDestinations, c.validateRun} {
+	for _, check := range []func() error{c.validateEtcd, c.validateTimeouts, c.validateDestinations, c.validateRun, c.validateMetrics} {
 		if err := check(); err != nil {
 			return err
 		}
@@ -223,22 +223,23 @@ func (c *Config) validateRun() error {
 	if !filepath.IsAbs(c.WorkDir) {
 		return invalid("WORK_DIR", c.WorkDir, "accepted: an absolute directory path")
 	}
-	return c.validateMetrics()
+	return nil
 }
 
+// validateMetrics checks where metrics go.
 func (c *Config) validateMetrics() error {
 	if c.PushgatewayURL != "" {
 		const accepted = "accepted: http(s)://host[:port][/path] of a Pushgateway, without credentials, query or fragment, or empty"
 		u, err := url.Parse(c.PushgatewayURL)
 		if err != nil {
-			return invalid("PUSHGATEWAY_URL", redactedURL(c.PushgatewayURL), "not a URL; "+accepted)
+			return invalid("PUSHGATEWAY_URL", location.Bare(c.PushgatewayURL), "not a URL; "+accepted)
 		}
 		switch {
 		case u.User != nil:
 			// The value is not repeated: it holds a password.
-			return invalid("PUSHGATEWAY_URL", redactedURL(c.PushgatewayURL), "has credentials in it; "+accepted)
+			return invalid("PUSHGATEWAY_URL", location.Bare(c.PushgatewayURL), "has credentials in it; "+accepted)
 		case u.Scheme != "http" && u.Scheme != "https", u.Hostname() == "", u.RawQuery != "", u.Fragment != "", u.Opaque != "":
-			return invalid("PUSHGATEWAY_URL", redactedURL(c.PushgatewayURL), accepted)
+			return invalid("PUSHGATEWAY_URL", location.Bare(c.PushgatewayURL), accepted)
 		}
 		if c.MetricsInstance == "" {
 			return invalid("METRICS_INSTANCE", "", "empty and the host name is unknown; accepted: a name for this backup's Pushgateway group, such as the node name")

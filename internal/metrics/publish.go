@@ -15,6 +15,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/etcd-backup/etcd-backup/internal/config"
 )
 
 // Job is the Pushgateway grouping label job of every push.
@@ -34,6 +36,11 @@ type Publisher struct {
 	File string
 	// Client makes the push request; nil means a client of its own.
 	Client *http.Client
+}
+
+// PublisherFor is where the configuration sends metrics.
+func PublisherFor(cfg config.Config) Publisher {
+	return Publisher{PushgatewayURL: cfg.PushgatewayURL, Instance: cfg.MetricsInstance, File: cfg.MetricsFile}
 }
 
 // Enabled says whether there is anywhere to publish.
