@@ -18,6 +18,7 @@ import (
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/engine"
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
@@ -40,6 +41,7 @@ type release struct {
 	CronJob        *batchv1.CronJob
 	PVC            *corev1.PersistentVolumeClaim
 	ServiceAccount *corev1.ServiceAccount
+	PrometheusRule *monitoringv1.PrometheusRule
 	Notes          string
 	// Manifests is every rendered file but NOTES.txt, in file name order, as
 	// `helm template` prints them.
@@ -189,6 +191,12 @@ func decodeDocument(r *release, doc []byte) error {
 		}
 		r.ServiceAccount = &corev1.ServiceAccount{}
 		obj = r.ServiceAccount
+	case "monitoring.coreos.com/v1/PrometheusRule":
+		if r.PrometheusRule != nil {
+			return errors.New("a second PrometheusRule")
+		}
+		r.PrometheusRule = &monitoringv1.PrometheusRule{}
+		obj = r.PrometheusRule
 	default:
 		return fmt.Errorf("unexpected manifest %s %s", tm.APIVersion, tm.Kind)
 	}
