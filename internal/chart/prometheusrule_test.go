@@ -242,8 +242,11 @@ func promtoolPath(t *testing.T) string {
 	if dir == "" {
 		dir = filepath.Join("..", "..", ".tools")
 	}
-	p := filepath.Join(dir, "bin", "promtool")
-	_, err := os.Stat(p)
+	p, err := filepath.Abs(filepath.Join(dir, "bin", "promtool"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = os.Stat(p)
 	if err == nil {
 		return p
 	}
