@@ -330,6 +330,11 @@ func TestMonitoringValuesRefused(t *testing.T) {
 		{"unknown alert", "prometheusRule: {disabledAlerts: [EtcdBackupTooOldd]}", "/prometheusRule/disabledAlerts"},
 		{"selector with braces", "prometheusRule: {metricsSelector: '{job=\"x\"}'}", "/prometheusRule/metricsSelector"},
 		{"unknown key", "prometheusRule: {enable: true}", "additional properties 'enable' not allowed"},
+		{
+			"every alert disabled",
+			"prometheusRule: {enabled: true, disabledAlerts: [EtcdBackupTooOld, EtcdBackupJobFailed, EtcdBackupCronJobSuspended]}",
+			"leaves no alert to create",
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
