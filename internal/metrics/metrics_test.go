@@ -5,8 +5,10 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"fmt"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -18,6 +20,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/etcd-backup/etcd-backup/internal/backup"
+	"github.com/etcd-backup/etcd-backup/internal/blobtest"
 	"github.com/etcd-backup/etcd-backup/internal/config"
 	"github.com/etcd-backup/etcd-backup/internal/etcdtest"
 	"github.com/etcd-backup/etcd-backup/internal/metrics"
@@ -349,6 +352,46 @@ func TestTextfileWrittenAtomically(t *testing.T) {
 	}
 	if !bytes.Equal(got, garbage) {
 		t.Errorf("the unreadable file was replaced:\n%s", got)
+	}
+}
+
+// TestNamesFollowConventions runs `promtool check metrics` (Prometheus'
+// naming and type lint) on everything a backup and a drill write.
+func TestNamesFollowConventions(t *testing.T) {
+	dir, err := blobtest.ToolsDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	promtool := filepath.Join(dir, "bin", "promtool")
+	if _, err := os.Stat(promtool); err != nil {
+		msg := fmt.Sprintf("promtool is not installed (%v); run ci/install-prometheus-tools.sh", err)
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg + " — CI=true requires it")
+		}
+		t.Skip(msg)
+	}
+	textfile := filepath.Join(t.TempDir(), "etcd_backup.prom")
+	pub := metrics.Publisher{File: textfile}
+	at := time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
+	sum := backup.Summary{
+		Status:       backup.StatusOK,
+		Snapshot:     &backup.SnapshotInfo{Size: 1 << 20},
+		Seconds:      map[string]float64{backup.StepSnapshot: 1.5, backup.StepVerify: 0.5},
+		Destinations: []backup.DestResult{{Destination: "/backup/host", Status: backup.StatusOK, PrunedCount: 2}},
+	}
+	for _, set := range []*metrics.Set{metrics.FromSummary(sum, at), metrics.FromDrill(metrics.Drill{Success: true, Duration: time.Minute, Finished: at})} {
+		if err := pub.Publish(context.Background(), set); err != nil {
+			t.Fatal(err)
+		}
+	}
+	text, err := os.ReadFile(textfile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = bytes.NewReader(text)
+	if out, err := cmd.CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) > 0 {
+		t.Errorf("promtool check metrics: %v\n%s\non:\n%s", err, out, text)
 	}
 }
 
