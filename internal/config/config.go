@@ -236,7 +236,7 @@ func (c *Config) validateMetrics() error {
 		}
 		switch {
 		case u.User != nil:
-			// The value is not repeated: it holds a password.
+			// Shown without them: they hold a password.
 			return invalid("PUSHGATEWAY_URL", location.Bare(c.PushgatewayURL), "has credentials in it; "+accepted)
 		case u.Scheme != "http" && u.Scheme != "https", u.Hostname() == "", u.RawQuery != "", u.Fragment != "", u.Opaque != "":
 			return invalid("PUSHGATEWAY_URL", location.Bare(c.PushgatewayURL), accepted)
