@@ -3,9 +3,9 @@ package metrics_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
-	"fmt"
 	"math"
 	"os"
 	"os/exec"
