@@ -22,14 +22,16 @@ export TOOLS_DIR
 
 all: build
 
-## build: the static binary at bin/backup-job (GOOS/GOARCH settable).
+## build: the static binaries bin/backup-job (the scheduled backup, list, fetch, verify) and
+## bin/backup-restore (restore and drill, which link etcd's restore code) (GOOS/GOARCH settable).
 build:
 	$(GO_BUILD) -o bin/backup-job ./cmd/backup-job
+	$(GO_BUILD) -o bin/backup-restore ./cmd/backup-restore
 
-## bin/$(GOOS)_$(GOARCH)/backup-job: per-platform binaries for the image.
-bin/%/backup-job: FORCE
+## bin/$(GOOS)_$(GOARCH)/backup-job, .../backup-restore: per-platform binaries for the image.
+bin/%/backup-job bin/%/backup-restore: FORCE
 	CGO_ENABLED=0 GOOS=$(word 1,$(subst _, ,$*)) GOARCH=$(word 2,$(subst _, ,$*)) \
-		go build -trimpath -tags '$(GO_TAGS)' -ldflags '$(LDFLAGS)' -o $@ ./cmd/backup-job
+		go build -trimpath -tags '$(GO_TAGS)' -ldflags '$(LDFLAGS)' -o $@ ./cmd/$(notdir $@)
 FORCE:
 
 ## test: every test (unit, real etcd, chart, object storage servers).

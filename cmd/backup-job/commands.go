@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"time"
 
@@ -32,6 +31,7 @@ const restoreBinary = "backup-restore"
 func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	var env bytes.Buffer
 	config.Usage(&env)
+	var showVersion bool
 	root := &cobra.Command{
 		Use:   "backup-job",
 		Short: "Take one verified etcd snapshot, store it in every destination, prune old ones",
@@ -43,13 +43,18 @@ Without a command it runs one backup, configured from the environment:
 Exit status: 0 all done; 1 the backup or a destination failed; 2 bad configuration or usage.
 The summary is one JSON line on stdout (and in /dev/termination-log when it exists); logs go to stderr.`,
 			version.Version, env.String()),
-		Args:    cli.NoArgs("no argument (run a backup) or one of the commands below"),
-		Version: version.Version,
+		Args: cli.NoArgs("no argument (run a backup) or one of the commands below"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if showVersion {
+				fmt.Fprint(cmd.OutOrStdout(), versionLine())
+				return nil
+			}
 			return runBackup(stdout, stderr)
 		},
 	}
-	root.SetVersionTemplate(versionLine())
+	// A flag rather than cobra's Version field: its version template would
+	// link text/template, which defeats dead-code elimination.
+	root.Flags().BoolVar(&showVersion, "version", false, "print the version and commit")
 	root.AddCommand(versionCmd(), verifyCmd(), listCmd(), fetchCmd(),
 		siblingCmd("restore", "Turn a snapshot into a member's data directory (runs backup-restore)"),
 		siblingCmd("drill", "Restore the newest snapshot into scratch and check it on a loopback etcd (runs backup-restore)"))
@@ -244,14 +249,9 @@ func siblingCmd(name, short string) *cobra.Command {
 		Short:              short,
 		DisableFlagParsing: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			self, err := os.Executable()
+			path, err := cli.Sibling(restoreBinary)
 			if err != nil {
-				return fmt.Errorf("finding this executable to run %s next to it: %w", restoreBinary, err)
-			}
-			path := filepath.Join(filepath.Dir(self), restoreBinary)
-			if _, err := os.Stat(path); err != nil {
-				return fmt.Errorf("%s runs in %s, which is not next to %s (%w); it is /%s in the image, and bin/%s after `make build`",
-					name, restoreBinary, self, err, restoreBinary, restoreBinary)
+				return fmt.Errorf("%s runs in %s: %w", name, restoreBinary, err)
 			}
 			argv := append([]string{path, name}, args...)
 			if err := syscall.Exec(path, argv, os.Environ()); err != nil {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -151,4 +152,19 @@ func (s *Source) Resolve() error {
 		return Usagef("name prefix %q contains a path separator; accepted: letters, digits, '.', '_' or '-'", s.NamePrefix)
 	}
 	return nil
+}
+
+// Sibling is the path of the executable name next to the running one:
+// backup-job and backup-restore ship together (in the image, and in bin/
+// after `make build`) and hand commands to each other.
+func Sibling(name string) (string, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("finding this executable to run %s next to it: %w", name, err)
+	}
+	path := filepath.Join(filepath.Dir(self), name)
+	if _, err := os.Stat(path); err != nil {
+		return "", fmt.Errorf("%s is not next to %s (%w); both are in the image (/%s), and in bin/ after `make build`", name, self, err, name)
+	}
+	return path, nil
 }
