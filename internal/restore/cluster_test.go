@@ -183,8 +183,53 @@ func TestRestoreThreeMembers(t *testing.T) {
 				}
 			}
 			checkCluster(t, ctx, members, src)
+			if minor == "3.7" {
+				checkNoDowngrade(t, ctx, src)
+			}
 		})
 	}
+}
+
+// checkNoDowngrade shows why a snapshot of etcd 3.7 is refused for a 3.6
+// target: etcd 3.6 does not start on the data (restored here without the
+// check), and the check refuses it up front.
+func checkNoDowngrade(t *testing.T, ctx context.Context, src source) {
+	t.Helper()
+	o := Options{Snapshot: src.path, Name: "m0", InitialAdvertisePeerURLs: []string{"http://127.0.0.1:2380"}, TargetVersion: "3.6"}
+	o.DataDir = filepath.Join(t.TempDir(), "refused")
+	_, err := Run(ctx, o, zap.NewNop())
+	var re *RefusedError
+	if !errors.As(err, &re) || !strings.Contains(err.Error(), "etcd 3.7 data and the target is etcd 3.6") {
+		t.Fatalf("restoring 3.7 data for etcd 3.6: %v, want a refusal", err)
+	}
+	bin36 := etcdtest.Binary(t, "3.6")
+	certs, err := etcdtest.GenerateCerts(filepath.Join(t.TempDir(), "pki"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	startWithRetry(t, 1, func(ports []etcdtest.Ports) error {
+		o.TargetVersion = ""
+		o.InitialAdvertisePeerURLs = []string{fmt.Sprintf("http://127.0.0.1:%d", ports[0].Peer)}
+		o.InitialCluster = ""
+		o.DataDir = filepath.Join(t.TempDir(), "unchecked")
+		if _, err := Run(ctx, o, zap.NewNop()); err != nil {
+			return err
+		}
+		p, err := etcdtest.StartProcess(t, bin36, "m0", o.DataDir, ports[0], certs)
+		if err == nil {
+			if herr := p.WaitHealthy(ctx); herr == nil {
+				return fmt.Errorf("etcd 3.6 started on etcd 3.7 data: the version check refuses something that works")
+			}
+			return nil
+		}
+		if errors.Is(err, etcdtest.ErrAddressInUse) {
+			return err
+		}
+		if !strings.Contains(err.Error(), `version \"3.7.0\" is not supported`) {
+			t.Errorf("etcd 3.6 did not start on etcd 3.7 data, but not for the expected reason: %v", err)
+		}
+		return nil
+	})
 }
 
 func checkCluster(t *testing.T, ctx context.Context, members []*etcdtest.Process, src source) {
