@@ -12,6 +12,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/etcd-backup/etcd-backup/internal/cli"
 	"github.com/etcd-backup/etcd-backup/internal/destination"
 	"github.com/etcd-backup/etcd-backup/internal/prune"
 )
@@ -128,7 +129,7 @@ type Found struct {
 // say that "latest" was chosen without them.
 func (c Catalog) Find(ctx context.Context, name string) (found Found, skipped error, err error) {
 	if name != Latest && !prune.Matcher(c.Prefix)(name) {
-		return Found{}, nil, fmt.Errorf("%q is not a snapshot name of this tool (%sYYYYMMDDTHHMMSSZ%s) nor %q", name, c.Prefix, prune.Suffix, Latest)
+		return Found{}, nil, cli.Usagef("%q is not a snapshot name of this tool (%sYYYYMMDDTHHMMSSZ%s) nor %q", name, c.Prefix, prune.Suffix, Latest)
 	}
 	entries, skipped := c.List(ctx)
 	var pick *Entry
