@@ -270,3 +270,41 @@ func TestCommandLine(t *testing.T) {
 		})
 	}
 }
+
+// TestNoStorageClientsInBinary keeps the object storage SDKs out of
+// backup-restore: backup-job, beside it in the image, fetches for it, and
+// the image carries those SDKs once.
+func TestNoStorageClientsInBinary(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	deps := string(out)
+	if !strings.Contains(deps, "go.etcd.io/etcd/etcdutl/v3/snapshot\n") {
+		t.Fatalf("dependency list looks wrong:\n%s", deps)
+	}
+	for _, banned := range []string{"gocloud.dev/", "github.com/aws/", "cloud.google.com/", "github.com/Azure/", "internal/destination", "internal/etcdtest"} {
+		if strings.Contains(deps, banned) {
+			t.Errorf("backup-restore links %s", banned)
+		}
+	}
+}
+
+// TestNoTemplatesLinked: a text/template in use (cobra's, when a command
+// sets a usage or version template) stops the linker from dropping unused
+// methods, which made backup-job half as big again.
+func TestNoTemplatesLinked(t *testing.T) {
+	job, restore := binaries(t)
+	for _, bin := range []string{job, restore} {
+		out, err := exec.Command("go", "tool", "nm", bin).CombinedOutput()
+		if err != nil {
+			t.Fatalf("go tool nm %s: %v\n%s", bin, err, out)
+		}
+		if !strings.Contains(string(out), "cobra.(*Command).Execute") {
+			t.Fatalf("%s: symbol list looks wrong", bin)
+		}
+		if strings.Contains(string(out), "text/template.(*state).evalCall") {
+			t.Errorf("%s links text/template's evaluator", filepath.Base(bin))
+		}
+	}
+}
