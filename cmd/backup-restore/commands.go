@@ -134,7 +134,7 @@ func runRestore(cmd *cobra.Command, snapshot string, f *restoreFlags) error {
 	if err != nil {
 		return err
 	}
-	restore.PrintDone(cmd.OutOrStdout(), f.opts, res, member)
+	restore.PrintDone(cmd.OutOrStdout(), res, member)
 	return nil
 }
 

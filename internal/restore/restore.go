@@ -46,6 +46,7 @@ type Options struct {
 
 // Result is a data directory made from a snapshot.
 type Result struct {
+	Options     Options // as used, defaults filled in
 	DataDir     string
 	Status      verify.Status
 	DataVersion Version // the etcd minor the snapshot's data belongs to; zero when unknown
@@ -83,7 +84,7 @@ func Run(ctx context.Context, o Options, log *zap.Logger) (Result, error) {
 	if err := restoreInto(o, log); err != nil {
 		return Result{}, err
 	}
-	return Result{DataDir: o.DataDir, Status: st, DataVersion: data, Target: target}, nil
+	return Result{Options: o, DataDir: o.DataDir, Status: st, DataVersion: data, Target: target}, nil
 }
 
 func checkOptions(o *Options) error {

@@ -11,7 +11,8 @@ import (
 
 // PrintDone says what was restored and what remains to be done, with the
 // exact commands for a kubeadm node when m is set.
-func PrintDone(w io.Writer, o Options, r Result, m *kubeadm.Member) {
+func PrintDone(w io.Writer, r Result, m *kubeadm.Member) {
+	o := r.Options
 	fmt.Fprintf(w, "Restored %s (revision %d, %d keys, etcd %s data) into %s\n",
 		o.Snapshot, r.Status.Revision, r.Status.TotalKey, r.DataVersion, r.DataDir)
 	fmt.Fprintf(w, "  member %s, peer URLs %s, initial cluster %s, cluster token %s\n",
