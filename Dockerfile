@@ -1,9 +1,11 @@
-# etcd-backup image: one static binary on an empty base.
+# etcd-backup image: two static binaries on an empty base: /backup-job (the
+# scheduled backup, and verify, list, fetch) and /backup-restore (restore and
+# drill, which link etcd's restore code; `backup-job restore` runs it).
 #
 # Build it with `make image` (ci/image.sh), which first builds
-# bin/<os>_<arch>/backup-job for each target platform with `make`, then runs
+# bin/<os>_<arch>/backup-job and backup-restore for each target platform with `make`, then runs
 # docker buildx or buildah on this file. A plain `docker build .` works too once
-# `make bin/linux_amd64/backup-job` (or _arm64) has run.
+# `make bin/linux_amd64/backup-job bin/linux_amd64/backup-restore` (or _arm64) has run.
 #
 # Why a prebuilt binary and no builder stage:
 # - Offline: `FROM scratch` and a COPY need no registry, so the image builds on
@@ -17,7 +19,7 @@
 #   (ci/image.sh passes it): with buildah, one commit gives one image ID.
 # - The same binary that was tested is the one shipped.
 #
-# The binary needs no file from the base: it is static, embeds the CA roots
+# The binaries need no file from the base: it is static, embeds the CA roots
 # (golang.org/x/crypto/x509roots/fallback) for HTTPS to object storage, and
 # takes everything else from the environment. There is no shell in the image.
 #
@@ -34,9 +36,9 @@
 #   RUN CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH go build -trimpath \
 #         -tags "$(cat build/go-tags)" \
 #         -ldflags "-s -w -X github.com/etcd-backup/etcd-backup/internal/version.Version=$VERSION -X github.com/etcd-backup/etcd-backup/internal/version.Commit=$REVISION" \
-#         -o /out/backup-job ./cmd/backup-job
+#         -o /out/ ./cmd/backup-job ./cmd/backup-restore
 #   FROM scratch
-#   COPY --from=build /out/backup-job /backup-job
+#   COPY --from=build /out/backup-job /out/backup-restore /
 #   WORKDIR /tmp
 #   ENTRYPOINT ["/backup-job"]
 #
@@ -59,7 +61,7 @@ LABEL org.opencontainers.image.title="etcd-backup" \
       org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.licenses="${LICENSES}"
 
-COPY bin/${TARGETOS}_${TARGETARCH}/backup-job /backup-job
+COPY bin/${TARGETOS}_${TARGETARCH}/backup-job bin/${TARGETOS}_${TARGETARCH}/backup-restore /
 
 # scratch has no /tmp; WORK_DIR defaults to it (the verification scratch file
 # when no local directory destination is configured). WORKDIR creates it.

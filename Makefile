@@ -29,9 +29,13 @@ build:
 	$(GO_BUILD) -o bin/backup-restore ./cmd/backup-restore
 
 ## bin/$(GOOS)_$(GOARCH)/backup-job, .../backup-restore: per-platform binaries for the image.
-bin/%/backup-job bin/%/backup-restore: FORCE
+# (two rules: one pattern rule with two targets would build only one of them)
+bin/%/backup-job: FORCE
 	CGO_ENABLED=0 GOOS=$(word 1,$(subst _, ,$*)) GOARCH=$(word 2,$(subst _, ,$*)) \
-		go build -trimpath -tags '$(GO_TAGS)' -ldflags '$(LDFLAGS)' -o $@ ./cmd/$(notdir $@)
+		go build -trimpath -tags '$(GO_TAGS)' -ldflags '$(LDFLAGS)' -o $@ ./cmd/backup-job
+bin/%/backup-restore: FORCE
+	CGO_ENABLED=0 GOOS=$(word 1,$(subst _, ,$*)) GOARCH=$(word 2,$(subst _, ,$*)) \
+		go build -trimpath -tags '$(GO_TAGS)' -ldflags '$(LDFLAGS)' -o $@ ./cmd/backup-restore
 FORCE:
 
 ## test: every test (unit, real etcd, chart, object storage servers).

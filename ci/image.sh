@@ -23,7 +23,7 @@ IMAGE="${IMAGE:-ghcr.io/etcd-backup/etcd-backup:${VERSION}}"
 REVISION="$(git rev-parse HEAD 2>/dev/null || echo unknown)"
 SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || echo 0)}"
 PUSH_PLATFORMS="${PUSH_PLATFORMS:-linux/amd64,linux/arm64}"
-MAX_IMAGE_BYTES=$((30 * 1000 * 1000))
+MAX_IMAGE_BYTES=$((60 * 1000 * 1000))
 MAKE="${MAKE:-make}"
 # Every buildah call names the driver: images built with one driver are
 # invisible to another, and vfs works anywhere, even inside a container.
@@ -71,9 +71,9 @@ ensure_buildah() {
 	fi
 }
 
-# The binary the image copies, built by the Makefile like every other binary.
+# The binaries the image copies, built by the Makefile like every other binary.
 build_binary() {
-	"${MAKE}" --no-print-directory "bin/linux_$1/backup-job"
+	"${MAKE}" --no-print-directory "bin/linux_$1/backup-job" "bin/linux_$1/backup-restore"
 }
 
 build_image() {
@@ -201,8 +201,8 @@ test_image() {
 	gz="$(gzip -c "${WORK}/image.tar" | wc -c)"
 	echo "image ${IMAGE}: ${size} bytes ($(awk -v b="${size}" 'BEGIN { printf "%.1f", b / 1e6 }') MB) uncompressed, ${gz} bytes gzipped"
 	files="$(image_files "${WORK}/image.tar" "${WORK}" | tr '\n' ' ')"
-	[ "${files}" = "backup-job tmp/ " ] ||
-		die "the image should hold only /backup-job and /tmp, it holds: ${files}"
+	[ "${files}" = "backup-job backup-restore tmp/ " ] ||
+		die "the image should hold only /backup-job, /backup-restore and /tmp, it holds: ${files}"
 
 	if [ "${BUILDER}" = buildah ]; then
 		CONTAINER="$("${BUILDAH[@]}" from --pull=never "${IMAGE}")"
@@ -281,6 +281,15 @@ test_image() {
 	esac
 	echo "snapshot on the host: $(basename "${snapshots}") ($(stat -c %s "${snapshots}") bytes)"
 	echo "summary: ${summary}"
+
+	# Restore that snapshot inside the image, as on a node whose API server
+	# is down: backup-job hands restore to backup-restore beside it.
+	local snap
+	snap="$(basename "${snapshots}")"
+	out="$(run_image restore "/backup/host/${snap}" --name m0 --initial-advertise-peer-urls https://127.0.0.1:2380 \
+		--data-dir /backup/host/restored --target-version 3.6 2>&1)" || die "restore in the image failed: ${out}"
+	[ -s "${WORK}/out/restored/member/snap/db" ] || die "restore in the image wrote no member/snap/db: ${out}"
+	echo "restore in the image: $(printf '%s\n' "${out}" | head -n 1)"
 	# Checked last, so that a size failure still shows whether the image works.
 	[ "${size}" -lt "${MAX_IMAGE_BYTES}" ] ||
 		die "the image is ${size} bytes uncompressed, the limit is ${MAX_IMAGE_BYTES} (it works otherwise; $((SECONDS - start))s)"
