@@ -6,6 +6,7 @@
 #   3.5+ built from the Go module proxy: a two-line main calling
 #        go.etcd.io/etcd/server/v3/etcdmain.Main in a throwaway module
 #        (`go install pkg@version` refuses modules with replace directives)
+# and etcdctl of the newest of those minors as etcdctl-<minor> (the runbook's checks).
 # A server already installed at the pinned version is left alone. A server
 # that cannot be installed is reported and the script goes on: its tests skip
 # with that reason, and fail when CI=true.
@@ -96,10 +97,38 @@ EOF
   rm -rf "$tmp"
 }
 
+# install_built_etcdctl VERSION: etcdctl's main package, built from its module
+# as a dependency of a throwaway module (its replace directives do not apply).
+install_built_etcdctl() {
+  local version=$1
+  local minor=${version#v}
+  minor=${minor%.*}
+  local name=etcdctl-$minor
+  if installed "$name" "$version"; then
+    return 0
+  fi
+  echo "building $name $version from the Go module proxy"
+  local tmp
+  tmp=$(mktemp -d)
+  if (cd "$tmp" && go mod init etcdctlbuild >/dev/null 2>&1 &&
+    GOFLAGS=-mod=mod go get "go.etcd.io/etcd/etcdctl/v3@$version" >/dev/null 2>&1 &&
+    CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -buildvcs=false -ldflags '-s -w' -o "$TOOLS_DIR/bin/$name.tmp" go.etcd.io/etcd/etcdctl/v3); then
+    mv "$TOOLS_DIR/bin/$name.tmp" "$TOOLS_DIR/bin/$name"
+    echo "$version" >"$TOOLS_DIR/bin/.$name.version"
+    echo "built $name $version"
+  else
+    echo "could not build $name $version; the runbook test will be skipped (or fail under CI=true)" >&2
+    rm -f "$TOOLS_DIR/bin/$name.tmp"
+    failed+=("$name")
+  fi
+  rm -rf "$tmp"
+}
+
 install_debian_etcd
 for v in "${ETCD_VERSIONS[@]}"; do
   install_built_etcd "$v"
 done
+install_built_etcdctl v3.6.16
 
 if [ ${#failed[@]} -gt 0 ]; then
   echo "etcd servers not installed: ${failed[*]}" >&2

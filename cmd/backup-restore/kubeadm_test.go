@@ -20,7 +20,7 @@ import (
 // kubeadmManifest is an etcd static pod manifest as kubeadm writes it
 // (kubeadm 1.34, etcd 3.6), with the node's paths under root and ports
 // free on 127.0.0.1.
-func kubeadmManifest(root string, certs etcdtest.Certs, p etcdtest.Ports, metrics int) string {
+func kubeadmManifest(root, name string, certs etcdtest.Certs, p etcdtest.Ports, metrics int) string {
 	data := filepath.Join(root, "var/lib/etcd")
 	peer := fmt.Sprintf("https://127.0.0.1:%d", p.Peer)
 	client := fmt.Sprintf("https://127.0.0.1:%d", p.Client)
@@ -44,12 +44,12 @@ spec:
     - --data-dir=%[1]s
     - --feature-gates=InitialCorruptCheck=true
     - --initial-advertise-peer-urls=%[2]s
-    - --initial-cluster=cp-1=%[2]s
+    - --initial-cluster=%[9]s=%[2]s
     - --key-file=%[5]s
     - --listen-client-urls=%[3]s
     - --listen-metrics-urls=http://127.0.0.1:%[7]d
     - --listen-peer-urls=%[2]s
-    - --name=cp-1
+    - --name=%[9]s
     - --peer-cert-file=%[4]s
     - --peer-client-cert-auth=true
     - --peer-key-file=%[5]s
@@ -84,7 +84,7 @@ spec:
       type: DirectoryOrCreate
     name: etcd-data
 status: {}
-`, data, peer, client, certs.ServerCert, certs.ServerKey, certs.CA, metrics, certs.Dir)
+`, data, peer, client, certs.ServerCert, certs.ServerKey, certs.CA, metrics, certs.Dir, name)
 }
 
 // TestKubeadmRestore restores with --kubeadm against a kubeadm-style
@@ -118,7 +118,7 @@ func TestKubeadmRestore(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(manifest, []byte(kubeadmManifest(root, certs, ports[0], ports[1].Client)), 0o600); err != nil {
+		if err := os.WriteFile(manifest, []byte(kubeadmManifest(root, "cp-1", certs, ports[0], ports[1].Client)), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		restored := filepath.Join(root, "var/lib/etcd-restored")
@@ -128,7 +128,7 @@ func TestKubeadmRestore(t *testing.T) {
 		r := runCLI(t, nil, restore, "restore", snap, "--kubeadm", "--kubeadm-manifest", manifest)
 		r.want(t, 0, "sed -i", "")
 		runSteps(t, r.stdout)
-		member, err = startFromManifest(t, bin, manifest, certs)
+		member, err = startFromManifest(t, bin, manifest, "cp-1", certs)
 		if err == nil {
 			break
 		}
@@ -189,7 +189,7 @@ func runSteps(t *testing.T, out string) {
 
 // startFromManifest starts etcd with the command of the manifest's etcd
 // container, as kubelet would.
-func startFromManifest(t *testing.T, bin, manifest string, certs etcdtest.Certs) (*etcdtest.Process, error) {
+func startFromManifest(t *testing.T, bin, manifest, name string, certs etcdtest.Certs) (*etcdtest.Process, error) {
 	raw, err := os.ReadFile(manifest)
 	if err != nil {
 		t.Fatal(err)
@@ -205,7 +205,7 @@ func startFromManifest(t *testing.T, bin, manifest string, certs etcdtest.Certs)
 		t.Fatal(err)
 	}
 	args := pod.Spec.Containers[0].Command[1:]
-	return etcdtest.StartArgs(t, bin, "cp-1", flagValue(t, raw, "advertise-client-urls"), certs, args)
+	return etcdtest.StartArgs(t, bin, name, flagValue(t, raw, "advertise-client-urls"), certs, args)
 }
 
 func flagValue(t *testing.T, manifest []byte, name string) string {
@@ -238,12 +238,19 @@ func embeddedSnapshot(t *testing.T) string {
 		t.Fatal(err)
 	}
 	defer c.Close()
+	path := filepath.Join(t.TempDir(), "snapshot.db")
+	saveTo(t, ctx, c, path)
+	return path
+}
+
+// saveTo saves a snapshot over the v3 API to path.
+func saveTo(t *testing.T, ctx context.Context, c *clientv3.Client, path string) {
+	t.Helper()
 	rc, err := c.Snapshot(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rc.Close()
-	path := filepath.Join(t.TempDir(), "snapshot.db")
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o600)
 	if err != nil {
 		t.Fatal(err)
@@ -254,5 +261,4 @@ func embeddedSnapshot(t *testing.T) string {
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
-	return path
 }

@@ -24,6 +24,14 @@ import (
 // one skips the test, and fails it under CI=true.
 func Binary(t testing.TB, minor string) string {
 	t.Helper()
+	return Tool(t, "etcd-"+minor)
+}
+
+// Tool is a program that ci/install-etcd-servers.sh installs into
+// <tools>/bin (etcd-3.6, etcdctl-3.6, ...). A missing one skips the test,
+// and fails it under CI=true.
+func Tool(t testing.TB, name string) string {
+	t.Helper()
 	dir := os.Getenv("TOOLS_DIR")
 	if dir == "" {
 		wd, err := os.Getwd()
@@ -40,11 +48,11 @@ func Binary(t testing.TB, minor string) string {
 			}
 		}
 	}
-	p := filepath.Join(dir, "bin", "etcd-"+minor)
+	p := filepath.Join(dir, "bin", name)
 	if _, err := os.Stat(p); err != nil {
-		msg := fmt.Sprintf("etcd %s is not installed (%v); run ci/install-etcd-servers.sh", minor, err)
+		msg := fmt.Sprintf("%s is not installed (%v); run ci/install-etcd-servers.sh", name, err)
 		if os.Getenv("CI") == "true" {
-			t.Fatal(msg + " — CI=true requires every etcd version")
+			t.Fatal(msg + " — CI=true requires every etcd version and etcdctl")
 		}
 		t.Skip(msg)
 	}
