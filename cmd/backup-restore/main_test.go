@@ -59,7 +59,9 @@ type buildError struct {
 	err       error
 }
 
-func (e *buildError) Error() string { return "building " + e.name + ": " + e.err.Error() + "\n" + e.out }
+func (e *buildError) Error() string {
+	return "building " + e.name + ": " + e.err.Error() + "\n" + e.out
+}
 
 type result struct {
 	code           int

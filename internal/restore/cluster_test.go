@@ -26,7 +26,7 @@ func TestMain(m *testing.M) {
 
 // kv is a key as etcd keeps it: its revisions must survive a restore.
 type kv struct {
-	Key, Value            string
+	Key, Value           string
 	Create, Mod, Version int64
 }
 
