@@ -196,7 +196,11 @@ func fetchWithBackupJob(ctx context.Context, cmd *cobra.Command, name, dir strin
 	c := exec.CommandContext(ctx, job, args...)
 	c.Stdout, c.Stderr = &out, cmd.ErrOrStderr()
 	if err := c.Run(); err != nil {
-		return "", fmt.Errorf("fetching %s with %s: %w (its error is above)", name, job, err)
+		err = fmt.Errorf("fetching %s with %s: %w (its error is above)", name, job, err)
+		if c.ProcessState != nil && c.ProcessState.ExitCode() == cli.ExitUsage {
+			return "", &cli.UsageError{Err: err}
+		}
+		return "", err
 	}
 	var res struct {
 		Path string `json:"path"`
