@@ -163,6 +163,11 @@ func TestRestoreThreeMembers(t *testing.T) {
 					if res.Status.Revision != src.revision {
 						return fmt.Errorf("restored revision %d, the source was at %d", res.Status.Revision, src.revision)
 					}
+					// etcd 3.4 and 3.5 record their cluster version in the
+					// data, 3.6 and later their storage version.
+					if res.DataVersion.String() != minor {
+						return fmt.Errorf("data version %s, want %s", res.DataVersion, minor)
+					}
 				}
 				for i, p := range ports {
 					m, err := etcdtest.StartProcess(t, bin, fmt.Sprintf("m%d", i), filepath.Join(root, fmt.Sprintf("m%d", i)), p, certs,

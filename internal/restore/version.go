@@ -53,8 +53,8 @@ func targetVersion(s string) (Version, error) {
 
 // dataVersion is the etcd minor a snapshot's data belongs to: the storage
 // version etcd 3.6 and later record in the meta bucket, else the cluster
-// version etcd 3.5 records in the cluster bucket (a snapshot of an etcd 3.4
-// cluster has neither: zero).
+// version etcd 3.4 and 3.5 record in the cluster bucket (zero when neither
+// is there, as in a member's database before the cluster version was set).
 func dataVersion(path string, st verify.Status) (Version, error) {
 	if st.StorageVersion != "" {
 		v, err := ParseVersion(st.StorageVersion)
