@@ -55,7 +55,9 @@ func TestRead(t *testing.T) {
 		{name: "no peer URL", edit: func(s string) string {
 			return strings.Replace(s, "    - --initial-advertise-peer-urls=https://10.0.0.11:2380\n", "", 1)
 		}, wantErr: "no --initial-advertise-peer-urls"},
-		{name: "no hostPath at the data dir", edit: func(s string) string { return strings.Replace(s, "    - mountPath: /var/lib/etcd", "    - mountPath: /data", 1) }, wantErr: "no hostPath volume"},
+		{name: "no hostPath at the data dir", edit: func(s string) string {
+			return strings.Replace(s, "    - mountPath: /var/lib/etcd", "    - mountPath: /data", 1)
+		}, wantErr: "no hostPath volume"},
 		{name: "not a pod", edit: func(s string) string { return strings.Replace(s, "kind: Pod", "kind: Deployment", 1) }, wantErr: "kind is \"Deployment\""},
 		{name: "no etcd container", edit: func(s string) string { return strings.Replace(s, "    name: etcd\n", "    name: other\n", 1) }, wantErr: "no container named etcd"},
 		{name: "not YAML", edit: func(string) string { return "\t{" }, wantErr: "reading the etcd manifest"},
