@@ -17,6 +17,7 @@ import (
 
 	"github.com/etcd-backup/etcd-backup/internal/blobtest"
 	"github.com/etcd-backup/etcd-backup/internal/etcdtest"
+	"github.com/etcd-backup/etcd-backup/internal/testkit"
 	"github.com/etcd-backup/etcd-backup/internal/verify"
 )
 
@@ -40,8 +41,12 @@ func binaries(t *testing.T) (job, restore string) {
 		if buildErr != nil {
 			return
 		}
+		var tags string
+		if tags, buildErr = testkit.BuildTags(); buildErr != nil {
+			return
+		}
 		for _, name := range []string{"backup-job", "backup-restore"} {
-			out, err := exec.Command("go", "build", "-tags", "grpcnotrace disable_grpc_modules", "-o", filepath.Join(binDir, name), "../"+name).CombinedOutput()
+			out, err := exec.Command("go", "build", "-tags", tags, "-o", filepath.Join(binDir, name), "../"+name).CombinedOutput()
 			if err != nil {
 				buildErr = &buildError{name: name, out: string(out), err: err}
 				return
@@ -136,8 +141,11 @@ func TestListFetchRestore(t *testing.T) {
 	}
 	// Beside it: an older snapshot, and names this tool never wrote.
 	older := "etcd-snapshot-20200101T000000Z.db"
-	foreign := []string{"notes.txt", "etcd-snapshot-2020.db", "other-20200101T000000Z.db", "etcd-snapshot-20991301T000000Z.db", ".etcd-snapshot-20300101T000000Z.db.partial-0123456789ab"}
-	for _, n := range append(foreign, older) {
+	foreign := []string{"notes.txt", "etcd-snapshot-2020.db", "other-20200101T000000Z.db", "etcd-snapshot-20991301T000000Z.db",
+		".etcd-snapshot-20300101T000000Z.db.partial-0123456789ab", "etcd-snapshot-20200101T000000Z.db.gz"}
+	// A bundle is listed but never taken for a snapshot.
+	bundle := "etcd-snapshot-20200102T000000Z.bundle.tar.zst.age"
+	for _, n := range append(foreign, older, bundle) {
 		if err := os.WriteFile(filepath.Join(dir, n), snapshot, 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -155,11 +163,12 @@ func TestListFetchRestore(t *testing.T) {
 		for _, e := range got {
 			shown = append(shown, e.Name+"@"+strings.SplitN(e.Destination, "?", 2)[0])
 		}
-		want := []string{newest + "@" + dir, newest + "@s3://etcd-backup-test/etcd", older + "@" + dir, older + "@s3://etcd-backup-test/etcd"}
+		want := []string{newest + "@" + dir, newest + "@s3://etcd-backup-test/etcd", bundle + "@" + dir, bundle + "@s3://etcd-backup-test/etcd",
+			older + "@" + dir, older + "@s3://etcd-backup-test/etcd"}
 		if strings.Join(shown, " ") != strings.Join(want, " ") {
 			t.Fatalf("listed %v, want %v (newest first, foreign names left out)", shown, want)
 		}
-		if got[1].SHA256 == "" || got[1].Revision == 0 || got[1].EtcdVersion == "" {
+		if len(got) < 2 || got[1].SHA256 == "" || got[1].Revision == 0 || got[1].EtcdVersion == "" {
 			t.Errorf("the bucket object's stored metadata is not listed: %+v", got[1])
 		}
 		runCLI(t, env, job, "list").want(t, 0, "NAME", "")
@@ -257,7 +266,7 @@ func TestCommandLine(t *testing.T) {
 	}{
 		{"restore help through backup-job", job, []string{"restore", "--help"}, 0, "--initial-advertise-peer-urls", ""},
 		{"verify help", job, []string{"verify", "--help"}, 0, "verify FILE...", ""},
-		{"flags after arguments", job, []string{"fetch", "latest", t.TempDir(), "--from", "relative/dir"}, 2, "", "neither an absolute directory nor a URL"},
+		{"flags after arguments", job, []string{"fetch", "latest", t.TempDir(), "--from", "relative/dir"}, 2, "", "neither an absolute path nor a URL"},
 		{"restore without backup-restore beside it", alone, []string{"restore", "x"}, 1, "", "backup-restore is not next to"},
 		{"restore without member", restore, []string{"restore", "/x.db"}, 2, "", "http://localhost:2380"},
 		{"restore without snapshot", restore, []string{"restore"}, 2, "", "no argument given"},

@@ -14,7 +14,8 @@ import (
 
 	"github.com/etcd-backup/etcd-backup/internal/cli"
 	"github.com/etcd-backup/etcd-backup/internal/destination"
-	"github.com/etcd-backup/etcd-backup/internal/prune"
+	"github.com/etcd-backup/etcd-backup/internal/location"
+	"github.com/etcd-backup/etcd-backup/internal/snapname"
 )
 
 // Latest names the newest snapshot in place of a name.
@@ -27,11 +28,13 @@ type Entry struct {
 	ModTime     time.Time `json:"mod_time"`
 	Size        int64     `json:"size"`
 	Destination string    `json:"destination"`
+	Shape       string    `json:"shape"` // what follows the time: .db, .db.zst, .bundle.tar.age, ...
 	SHA256      string    `json:"sha256,omitempty"`
 	Revision    int64     `json:"revision,omitempty"`
 	EtcdVersion string    `json:"etcd_version,omitempty"`
 
-	spec string // the destination as configured, to open it again
+	spec  string // the destination as configured, to open it again
+	shape snapname.Shape
 }
 
 // Opener opens a destination for reading (destination.OpenReader).
@@ -68,7 +71,7 @@ func (c Catalog) List(ctx context.Context) ([]Entry, error) {
 	for _, spec := range c.Specs {
 		entries, err := c.listOne(ctx, spec)
 		if err != nil {
-			errs = append(errs, &DestinationError{Destination: destination.Redact(spec), Err: err})
+			errs = append(errs, &DestinationError{Destination: location.Redact(spec), Err: err})
 			continue
 		}
 		all = append(all, entries...)
@@ -87,10 +90,10 @@ func (c Catalog) listOne(ctx context.Context, spec string) ([]Entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	own := prune.Matcher(c.Prefix)
 	var out []Entry
 	for _, o := range objs {
-		if !own(o.Name) {
+		n, ok := snapname.Parse(c.Prefix, o.Name)
+		if !ok {
 			continue
 		}
 		a, err := r.Attributes(ctx, o.Name)
@@ -101,18 +104,12 @@ func (c Catalog) listOne(ctx context.Context, spec string) ([]Entry, error) {
 			return nil, err
 		}
 		out = append(out, Entry{
-			Name: o.Name, Time: c.timeOf(o.Name), ModTime: a.ModTime, Size: a.Size, Destination: r.String(),
-			SHA256: a.SHA256, Revision: a.Revision, EtcdVersion: a.EtcdVersion, spec: spec,
+			Name: o.Name, Time: n.Time, ModTime: a.ModTime, Size: a.Size, Destination: r.String(), Shape: n.Suffix(),
+			SHA256: a.SHA256, Revision: a.Revision, EtcdVersion: a.EtcdVersion, spec: spec, shape: n.Shape,
 		})
 	}
 	slices.SortFunc(out, func(a, b Entry) int { return cmp.Compare(b.Name, a.Name) })
 	return out, nil
-}
-
-// timeOf reads the time in a name that the matcher accepted.
-func (c Catalog) timeOf(name string) time.Time {
-	t, _ := time.Parse(prune.TimeLayout, name[len(c.Prefix):len(c.Prefix)+len(prune.TimeLayout)])
-	return t
 }
 
 // Found is a snapshot chosen by Find, with its destination still open:
@@ -128,13 +125,16 @@ type Found struct {
 // be read are passed over and returned in skipped, so that the caller can
 // say that "latest" was chosen without them.
 func (c Catalog) Find(ctx context.Context, name string) (found Found, skipped error, err error) {
-	if name != Latest && !prune.Matcher(c.Prefix)(name) {
-		return Found{}, nil, cli.Usagef("%q is not a snapshot name of this tool (%sYYYYMMDDTHHMMSSZ%s) nor %q", name, c.Prefix, prune.Suffix, Latest)
+	if name != Latest {
+		n, ok := snapname.Parse(c.Prefix, name)
+		if !ok || n.Kind != snapname.Snapshot {
+			return Found{}, nil, cli.Usagef("%q is not a snapshot name of this tool (%sYYYYMMDDTHHMMSSZ%s) nor %q", name, c.Prefix, snapname.Plain.Suffix(), Latest)
+		}
 	}
 	entries, skipped := c.List(ctx)
 	var pick *Entry
 	for i := range entries {
-		if name == Latest || entries[i].Name == name {
+		if entries[i].shape.Kind == snapname.Snapshot && (name == Latest || entries[i].Name == name) {
 			pick = &entries[i]
 			break
 		}
@@ -148,6 +148,10 @@ func (c Catalog) Find(ctx context.Context, name string) (found Found, skipped er
 			return Found{}, skipped, fmt.Errorf("%s in the readable destinations (%v)", what, skipped)
 		}
 		return Found{}, nil, fmt.Errorf("%s in %d destination(s) with prefix %q", what, len(c.Specs), c.Prefix)
+	}
+	if pick.shape != snapname.Plain {
+		return Found{}, skipped, fmt.Errorf("%s is compressed or encrypted (%s): this version fetches and restores plain %s snapshots only",
+			pick.Name, pick.Shape, snapname.Plain.Suffix())
 	}
 	r, err := c.Open(ctx, pick.spec)
 	if err != nil {

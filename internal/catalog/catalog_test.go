@@ -28,8 +28,9 @@ func dirWith(t *testing.T, names ...string) string {
 
 func TestListAndFind(t *testing.T) {
 	a := dirWith(t, "etcd-snapshot-20261101T000000Z.db", "etcd-snapshot-20261103T000000Z.db", "notes.txt",
+		"etcd-snapshot-20261104T000000Z.bundle.tar.age", "etcd-snapshot-20261101T000000Z.db.gz",
 		"etcd-snapshot-20261199T000000Z.db", "x-etcd-snapshot-20261105T000000Z.db", ".etcd-snapshot-20261106T000000Z.db.partial-0123456789ab")
-	b := dirWith(t, "etcd-snapshot-20261102T000000Z.db", "etcd-snapshot-20261103T000000Z.db")
+	b := dirWith(t, "etcd-snapshot-20261102T000000Z.db", "etcd-snapshot-20261103T000000Z.db", "etcd-snapshot-20261102T120000Z.db.zst")
 	if err := os.Mkdir(filepath.Join(b, "etcd-snapshot-20261109T000000Z.db"), 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -42,12 +43,13 @@ func TestListAndFind(t *testing.T) {
 	}
 	var got []string
 	for _, e := range entries {
-		got = append(got, e.Name[len("etcd-snapshot-"):len("etcd-snapshot-")+8]+"@"+map[string]string{a: "a", b: "b"}[e.Destination])
+		got = append(got, e.Name[len("etcd-snapshot-"):len("etcd-snapshot-")+15]+e.Shape+"@"+map[string]string{a: "a", b: "b"}[e.Destination])
 	}
-	if want := "20261103@a 20261103@b 20261102@b 20261101@a"; strings.Join(got, " ") != want {
+	want := "20261104T000000.bundle.tar.age@a 20261103T000000.db@a 20261103T000000.db@b 20261102T120000.db.zst@b 20261102T000000.db@b 20261101T000000.db@a"
+	if strings.Join(got, " ") != want {
 		t.Fatalf("listed %v, want %s (newest first, destinations in order, only this tool's regular files)", got, want)
 	}
-	if !entries[0].Time.Equal(time.Date(2026, 11, 3, 0, 0, 0, 0, time.UTC)) {
+	if !entries[1].Time.Equal(time.Date(2026, 11, 3, 0, 0, 0, 0, time.UTC)) {
 		t.Errorf("time %v", entries[0].Time)
 	}
 
@@ -65,6 +67,10 @@ func TestListAndFind(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "no snapshot named") {
 		t.Fatalf("finding an absent name: %v", err)
 	}
+	_, _, err = c.Find(context.Background(), "etcd-snapshot-20261102T120000Z.db.zst")
+	if err == nil || !strings.Contains(err.Error(), "compressed or encrypted") {
+		t.Fatalf("finding a compressed snapshot: %v", err)
+	}
 	_, _, err = c.Find(context.Background(), "notes.txt")
 	var ue *cli.UsageError
 	if !errors.As(err, &ue) {
@@ -76,7 +82,7 @@ func TestListAndFind(t *testing.T) {
 		t.Fatal(err)
 	}
 	var back []Entry
-	if err := json.Unmarshal(out.Bytes(), &back); err != nil || len(back) != 4 {
+	if err := json.Unmarshal(out.Bytes(), &back); err != nil || len(back) != 6 {
 		t.Fatalf("json: %v %s", err, out.String())
 	}
 	out.Reset()

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/etcd-backup/etcd-backup/internal/config"
+	"github.com/etcd-backup/etcd-backup/internal/location"
 )
 
 // Exit statuses.
@@ -144,8 +145,8 @@ func (s *Source) Resolve() error {
 		s.NamePrefix = "etcd-snapshot-"
 	}
 	for _, d := range s.From {
-		if d == "" || (!strings.HasPrefix(d, "/") && !strings.Contains(d, "://")) {
-			return Usagef("destination %q is neither an absolute directory nor a URL; accepted: /abs/dir or s3://, gs://, azblob://, file://, mem:// URLs", d)
+		if _, err := location.Parse(d); err != nil {
+			return Usagef("destination %s: %v", location.Redact(d), err)
 		}
 	}
 	if strings.ContainsAny(s.NamePrefix, "/\\") {

@@ -12,6 +12,8 @@ import (
 	"syscall"
 
 	"gocloud.dev/gcerrors"
+
+	"github.com/etcd-backup/etcd-backup/internal/location"
 )
 
 // Reader is a destination that snapshots can be read back from: `list`,
@@ -44,22 +46,24 @@ var (
 // never creates a missing local directory: reading from a path that is not
 // there is an error, not an empty listing.
 func OpenReader(ctx context.Context, spec string) (Reader, error) {
-	if IsLocal(spec) {
-		dir := filepath.Clean(spec)
-		st, err := os.Stat(dir)
+	s, err := location.Parse(spec)
+	if s.Local() {
+		st, err := os.Stat(s.Dir)
 		if err != nil {
-			return nil, fmt.Errorf("opening directory %s: %w", dir, err)
+			return nil, fmt.Errorf("opening directory %s: %w", s.Dir, err)
 		}
 		if !st.IsDir() {
-			return nil, fmt.Errorf("destination %s is not a directory", dir)
+			return nil, fmt.Errorf("destination %s is not a directory", s.Dir)
 		}
-		return &Local{dir: dir}, nil
+		return &Local{dir: s.Dir}, nil
 	}
-	b, err := OpenBucket(ctx, spec)
-	if err != nil {
-		return nil, fmt.Errorf("opening bucket %s: %w", Redact(spec), err)
+	if err == nil {
+		var b *Bucket
+		if b, err = openParsed(ctx, spec, s); err == nil {
+			return b, nil
+		}
 	}
-	return b, nil
+	return nil, fmt.Errorf("opening bucket %s: %w", location.Redact(spec), err)
 }
 
 // Attributes of a file in the directory; a directory keeps no metadata.

@@ -10,13 +10,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"go.etcd.io/etcd/client/pkg/v3/transport"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+
+	"github.com/etcd-backup/etcd-backup/internal/testkit"
 )
 
 // Binary is the real etcd server of one minor ("3.4" ... "3.7") that
@@ -34,19 +35,11 @@ func Tool(t testing.TB, name string) string {
 	t.Helper()
 	dir := os.Getenv("TOOLS_DIR")
 	if dir == "" {
-		wd, err := os.Getwd()
+		root, err := testkit.ModuleRoot()
 		if err != nil {
 			t.Fatal(err)
 		}
-		for dir = wd; ; dir = filepath.Dir(dir) {
-			if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-				dir = filepath.Join(dir, ".tools")
-				break
-			}
-			if dir == filepath.Dir(dir) {
-				t.Fatal("no go.mod above the working directory and TOOLS_DIR is not set")
-			}
-		}
+		dir = filepath.Join(root, ".tools")
 	}
 	p := filepath.Join(dir, "bin", name)
 	if _, err := os.Stat(p); err != nil {
@@ -69,8 +62,7 @@ type Process struct {
 	Certs     Certs
 	Log       string
 
-	cmd    *exec.Cmd
-	exited chan struct{}
+	proc *testkit.Process
 }
 
 // Ports are a member's client and peer ports.
@@ -80,22 +72,13 @@ type Ports struct{ Client, Peer int }
 // before etcd binds them, so another process may take one: callers retry
 // the whole start on ErrAddressInUse.
 func FreePorts(n int) ([]Ports, error) {
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
+	ports, err := testkit.FreePorts(2 * n)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]Ports, n)
 	for i := range out {
-		for _, p := range []*int{&out[i].Client, &out[i].Peer} {
-			l, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				return nil, err
-			}
-			ls = append(ls, l)
-			*p = l.Addr().(*net.TCPAddr).Port
-		}
+		out[i] = Ports{Client: ports[2*i], Peer: ports[2*i+1]}
 	}
 	return out, nil
 }
@@ -137,14 +120,11 @@ func (p *Process) start(t testing.TB, bin string, args []string) error {
 		return err
 	}
 	defer logf.Close()
-	p.cmd = exec.Command(bin, args...)
-	p.cmd.Stdout, p.cmd.Stderr = logf, logf
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := p.cmd.Start(); err != nil {
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if p.proc, err = testkit.Start(cmd); err != nil {
 		return err
 	}
-	p.exited = make(chan struct{})
-	go func() { _ = p.cmd.Wait(); close(p.exited) }()
 	t.Cleanup(func() {
 		p.Stop()
 		if t.Failed() {
@@ -161,11 +141,11 @@ func (p *Process) waitListening() error {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		select {
-		case <-p.exited:
+		case <-p.proc.Exited():
 			if strings.Contains(p.LogTail(), "address already in use") {
 				return fmt.Errorf("%s: %w", p.Name, ErrAddressInUse)
 			}
-			return fmt.Errorf("%s exited during start-up: %v\n%s", p.Name, p.cmd.ProcessState, p.LogTail())
+			return fmt.Errorf("%s exited during start-up:\n%s", p.Name, p.LogTail())
 		default:
 		}
 		c, err := net.DialTimeout("tcp", addr, time.Second)
@@ -206,8 +186,8 @@ func (p *Process) WaitHealthy(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("%s not healthy: %w (last error: %v)", p.Name, ctx.Err(), err)
-		case <-p.exited:
-			return fmt.Errorf("%s exited: %v\n%s", p.Name, p.cmd.ProcessState, p.LogTail())
+		case <-p.proc.Exited():
+			return fmt.Errorf("%s exited:\n%s", p.Name, p.LogTail())
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
@@ -215,20 +195,8 @@ func (p *Process) WaitHealthy(ctx context.Context) error {
 
 // Stop ends the process (SIGTERM, then SIGKILL after 10s).
 func (p *Process) Stop() {
-	if p.cmd == nil || p.cmd.Process == nil {
-		return
-	}
-	select {
-	case <-p.exited:
-		return
-	default:
-	}
-	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
-	select {
-	case <-p.exited:
-	case <-time.After(10 * time.Second):
-		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-		<-p.exited
+	if p.proc != nil {
+		p.proc.Stop(10 * time.Second)
 	}
 }
 

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 
 	"github.com/etcd-backup/etcd-backup/internal/destination"
 	"github.com/etcd-backup/etcd-backup/internal/verify"
@@ -53,7 +52,7 @@ func Fetch(ctx context.Context, r destination.Reader, a destination.Attributes, 
 	if err := p.Commit(); err != nil {
 		return Result{}, err
 	}
-	return Result{Path: filepath.Join(local.Dir(), a.Name), SHA256: stream.SHA256(), Size: stream.Size(), Status: st}, nil
+	return Result{Path: p.Final(), SHA256: stream.SHA256(), Size: stream.Size(), Status: st}, nil
 }
 
 func copyObject(ctx context.Context, r destination.Reader, a destination.Attributes, w io.Writer) error {
