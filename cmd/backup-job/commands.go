@@ -22,6 +22,7 @@ import (
 	"github.com/etcd-backup/etcd-backup/internal/destination"
 	"github.com/etcd-backup/etcd-backup/internal/fetch"
 	"github.com/etcd-backup/etcd-backup/internal/location"
+	"github.com/etcd-backup/etcd-backup/internal/metrics"
 	"github.com/etcd-backup/etcd-backup/internal/verify"
 	"github.com/etcd-backup/etcd-backup/internal/version"
 )
