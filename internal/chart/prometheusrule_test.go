@@ -36,6 +36,13 @@ func TestPrometheusRule(t *testing.T) {
 			name:   "kube-state-metrics only",
 			values: "prometheusRule: {enabled: true}",
 			alerts: kubeOnly,
+			check: func(t *testing.T, pr *monitoringv1.PrometheusRule) {
+				for _, r := range pr.Spec.Groups[0].Rules {
+					if got := r.Annotations["runbook_url"]; got != restoreRunbook {
+						t.Errorf("%s: runbook_url %q, want the restore runbook %q by default", r.Alert, got, restoreRunbook)
+					}
+				}
+			},
 		},
 		{
 			name:   "pushed metrics add their alerts",
