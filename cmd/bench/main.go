@@ -18,28 +18,32 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
 	"github.com/dustin/go-humanize"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"golang.org/x/sys/unix"
 
+	"github.com/etcd-backup/etcd-backup/internal/cgrouptest"
 	"github.com/etcd-backup/etcd-backup/internal/etcdtest"
 )
 
-// Targets the backup job must meet against the other contenders: time
-// relative to etcdctl and to the usual recipe, and peak anonymous memory.
+// Targets: wall time against etcdctl and the usual recipe, and the put
+// latency etcd keeps while the backup job runs.
 const (
-	targetVsSave   = 1.15
-	targetVsRecipe = 0.90
-	targetAnonKB   = 64 << 10
+	targetVsSave       = 1.15
+	targetVsRecipe     = 0.90
+	targetOneDirVsSave = 1.05
+	targetP99VsIdle    = 4.0
+	targetMaxMs        = 20.0
+	targetAnonKB       = 64 << 10
 )
 
 type options struct {
@@ -49,14 +53,36 @@ type options struct {
 	tools     string
 	backupJob string
 	compare   []namedPath
+	variants  []variant
+	load      loadOptions
+	idle      time.Duration
+	memLimit  int64
 	serve     bool
 }
 
 type namedPath struct{ name, path string }
 
+// variant is the backup job run with extra settings.
+type variant struct {
+	name string
+	env  []string
+}
+
 func main() {
+	o := parseOptions()
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := bench(ctx, o); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		stop()
+		os.Exit(1)
+	}
+}
+
+// parseOptions reads the flags; a bad one ends the program with status 2.
+func parseOptions() options {
 	var o options
-	var size string
+	var size, memLimit string
 	flag.StringVar(&size, "size", "1GiB", "database size to fill etcd to (1GiB, 4GiB, 500MB...)")
 	flag.IntVar(&o.valueSize, "value-size", 8<<10, "bytes per value when filling")
 	flag.IntVar(&o.rounds, "rounds", 5, "rounds; each runs every contender once")
@@ -70,6 +96,19 @@ func main() {
 		o.compare = append(o.compare, namedPath{name, path})
 		return nil
 	})
+	flag.Func("variant", "NAME=VAR=VALUE[,VAR=VALUE]: the backup job with extra settings (repeatable), e.g. idle-io=ETCD_BACKUP_IO_PRIORITY=idle", func(v string) error {
+		name, env, ok := strings.Cut(v, "=")
+		if !ok || name == "" || !strings.Contains(env, "=") {
+			return fmt.Errorf("want NAME=VAR=VALUE[,VAR=VALUE], got %q", v)
+		}
+		o.variants = append(o.variants, variant{name: name, env: strings.Split(env, ",")})
+		return nil
+	})
+	flag.IntVar(&o.load.rate, "load-rate", 200, "puts per second sent to etcd while each contender runs; 0 for none")
+	flag.IntVar(&o.load.valueSize, "load-value", 1024, "bytes per put of the load")
+	flag.IntVar(&o.load.keys, "load-keys", 1000, "keys the load cycles over")
+	flag.DurationVar(&o.idle, "idle", 5*time.Second, "how long the load runs alone each round, for the idle baseline")
+	flag.StringVar(&memLimit, "memory-limit", "512MiB", "memory limit of the extra backup-job row run inside a memory cgroup (root only); 0 for none")
 	flag.BoolVar(&o.serve, "serve", false, "only start the filled etcd, print how to reach it, and wait for Ctrl-C (for profiling)")
 	flag.Parse()
 	n, err := humanize.ParseBytes(size)
@@ -78,24 +117,38 @@ func main() {
 		os.Exit(2)
 	}
 	o.size = int64(n)
-	if o.rounds < 1 || o.valueSize < 1 {
-		fmt.Fprintln(os.Stderr, "bench: -rounds and -value-size must be at least 1")
+	if memLimit != "0" {
+		n, err := humanize.ParseBytes(memLimit)
+		if err != nil || n < 16<<20 {
+			fmt.Fprintf(os.Stderr, "bench: -memory-limit %q: want 0 or a size of at least 16MiB such as 512MiB\n", memLimit)
+			os.Exit(2)
+		}
+		o.memLimit = int64(n)
+	}
+	if o.rounds < 1 || o.valueSize < 1 || o.load.rate < 0 || o.load.valueSize < 1 || o.load.keys < 1 || o.idle <= 0 {
+		fmt.Fprintln(os.Stderr, "bench: -rounds, -value-size, -load-value, -load-keys and -idle must be positive, -load-rate at least 0")
 		os.Exit(2)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	if err := bench(ctx, o); err != nil {
-		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
-		stop()
-		os.Exit(1)
-	}
+	return o
 }
+
+// kind is what a contender is, for the ratios in the report.
+type kind int
+
+const (
+	kindIdle   kind = iota // nothing but the load: the baseline
+	kindSave               // etcdctl snapshot save
+	kindRecipe             // the usual recipe
+	kindJob                // a backup-job binary writing two directories
+	kindJobOne             // the backup job writing one directory
+)
 
 // contender is one way of taking a backup.
 type contender struct {
-	name  string
-	job   bool // a backup-job binary, whose summary tells its steps
-	steps func(out string) []step
+	name     string
+	kind     kind
+	memLimit int64 // run inside a memory cgroup of this limit
+	steps    func(out string) []step
 }
 
 // result is one run of one contender.
@@ -104,6 +157,12 @@ type result struct {
 	cpu     float64
 	peakKB  int64
 	steps   []stepResult
+	lat     latency
+	// cached and dirty are the page cache bytes of the contender's files
+	// after it exited.
+	cached, dirty int64
+	snapBytes     int64
+	mem           *cgrouptest.Usage // inside a memory cgroup only
 }
 
 func bench(ctx context.Context, o options) error {
@@ -111,53 +170,57 @@ func bench(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	bin := func(name string) string { return filepath.Join(o.tools, "bin", name) }
 	root := filepath.Join(o.tools, "bench-data")
-	dataDir := filepath.Join(root, fmt.Sprintf("%d-v%d", o.size, o.valueSize))
-	infoPath := dataDir + ".json"
-	runDir := filepath.Join(root, "run")
-	if o.serve {
-		runDir = filepath.Join(root, "serve") // a benchmark may run meanwhile
-	}
-	// runDir keeps the logs of the last run (etcd.log, commands.log).
-	if err := os.RemoveAll(runDir); err != nil {
+	if err := os.MkdirAll(root, 0o700); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(runDir, 0o700); err != nil {
-		return err
-	}
-	info, filled := readFillInfo(infoPath)
-	if err := checkSpace(root, o.size, filled); err != nil {
-		return err
-	}
-	certs, err := etcdtest.GenerateCerts(filepath.Join(runDir, "pki"))
+	// A directory of its own for each run: several benchmarks may share
+	// the tools directory. It keeps the logs (etcd.log, commands.log).
+	runDir, err := os.MkdirTemp(root, "run-")
 	if err != nil {
-		return fmt.Errorf("generating certificates: %w", err)
+		return err
 	}
-	quota := max(2*o.size, o.size+2<<30)
-	etcdLog := filepath.Join(runDir, "etcd.log")
-	if !filled {
-		if info, err = fillOnce(ctx, o, bin("etcd"), dataDir, infoPath, etcdLog, certs, quota); err != nil {
-			return err
-		}
-	}
-	s, err := startEtcd(ctx, bin("etcd"), dataDir, etcdLog, certs, quota, false)
+	s, info, err := startFilled(ctx, o, root, runDir)
 	if err != nil {
 		return err
 	}
 	defer s.stop()
 	if o.serve {
-		return serve(ctx, s, certs)
+		fmt.Printf("ETCD_BACKUP_ENDPOINTS=%s\nETCD_BACKUP_CACERT=%s\nETCD_BACKUP_CERT=%s\nETCD_BACKUP_KEY=%s\netcd pid %d, db %s\n",
+			s.endpoint, s.certs.CA, s.certs.ClientCert, s.certs.ClientKey, s.cmd.Process.Pid, s.dbPath())
+		select {
+		case <-ctx.Done():
+		case err := <-s.exited:
+			return fmt.Errorf("etcd exited: %v", err)
+		}
+		return nil
 	}
-	contenders := contendersFor(s, certs, jobs, bin)
-	if err := describeEtcd(ctx, s, info, o.rounds); err != nil {
+	cli, err := s.client()
+	if err != nil {
 		return err
 	}
-	return runRounds(ctx, o, s, runDir, contenders)
+	defer cli.Close()
+	if err := describe(ctx, o, s, cli, info); err != nil {
+		return err
+	}
+	contenders := makeContenders(o, jobs, s)
+	before := cpuNow(s.cmd.Process.Pid)
+	results, dropped, err := rounds(ctx, o, s, cli, contenders, runDir)
+	if err != nil {
+		return err
+	}
+	if err := os.RemoveAll(filepath.Join(runDir, "out")); err != nil {
+		return err
+	}
+	other := before.otherSince(cpuNow(s.cmd.Process.Pid), results)
+	report(os.Stdout, contenders, results, dropped, loadavg())
+	fmt.Printf("CPU of everything else during the rounds (other processes, kernel threads): %.2f cores on average\n", other)
+	fmt.Printf("logs: %s\n", runDir)
+	return nil
 }
 
-// resolvePaths makes every path of o absolute, checks that the tools and
-// jobs are there, and returns the jobs to compare.
+// resolvePaths makes the paths in o absolute, checks that the tools and
+// binaries exist, and returns the backup-job binaries to measure.
 func resolvePaths(o *options) ([]namedPath, error) {
 	var err error
 	if o.tools, err = filepath.Abs(o.tools); err != nil {
@@ -173,10 +236,9 @@ func resolvePaths(o *options) ([]namedPath, error) {
 			return nil, err
 		}
 	}
-	for _, b := range []string{"etcd", "etcdctl", "etcdutl"} {
-		p := filepath.Join(o.tools, "bin", b)
-		if _, err := os.Stat(p); err != nil {
-			return nil, fmt.Errorf("missing %s (make bench builds it): %w", p, err)
+	for _, name := range []string{"etcd", "etcdctl", "etcdutl"} {
+		if _, err := os.Stat(o.bin(name)); err != nil {
+			return nil, fmt.Errorf("missing %s (make bench builds it): %w", o.bin(name), err)
 		}
 	}
 	for _, j := range jobs {
@@ -187,74 +249,137 @@ func resolvePaths(o *options) ([]namedPath, error) {
 	return jobs, nil
 }
 
-// checkSpace refuses to start when root cannot hold the database (unless it
-// is filled already) and two snapshot copies at a time, with room to spare.
-func checkSpace(root string, size int64, filled bool) error {
-	need := 2*size + 1<<30
+// bin is the path of one of etcd's binaries in the tools directory.
+func (o options) bin(name string) string { return filepath.Join(o.tools, "bin", name) }
+
+// startFilled starts etcd on a data directory filled to o.size, filling
+// one first (kept under root for the next run) when there is none.
+func startFilled(ctx context.Context, o options, root, runDir string) (*server, fillInfo, error) {
+	dataDir := filepath.Join(root, fmt.Sprintf("%d-v%d", o.size, o.valueSize))
+	infoPath := dataDir + ".json"
+	info, filled := readFillInfo(infoPath)
+	need := 2*o.size + 1<<30 // two copies at a time, and room to spare
 	if !filled {
-		need += 3 * size // database and WAL
+		need += 3 * o.size // database and WAL
 	}
 	var sfs unix.Statfs_t
 	if err := unix.Statfs(root, &sfs); err == nil {
 		free := int64(sfs.Bavail) * sfs.Bsize
 		if free < need {
-			return fmt.Errorf("%s has %s free; a %s benchmark needs about %s", root, humanize.IBytes(uint64(free)), humanize.IBytes(uint64(size)), humanize.IBytes(uint64(need)))
+			return nil, info, fmt.Errorf("%s has %s free; a %s benchmark needs about %s", root, humanize.IBytes(uint64(free)), humanize.IBytes(uint64(o.size)), humanize.IBytes(uint64(need)))
 		}
 	}
+	certs, err := etcdtest.GenerateCerts(filepath.Join(runDir, "pki"))
+	if err != nil {
+		return nil, info, fmt.Errorf("generating certificates: %w", err)
+	}
+	quota := max(2*o.size, o.size+2<<30)
+	etcdLog := filepath.Join(runDir, "etcd.log")
+	if !filled {
+		fmt.Printf("filling etcd to %s with %d-byte values in %s (kept for the next run)\n", humanize.IBytes(uint64(o.size)), o.valueSize, dataDir)
+		_ = os.Remove(infoPath)
+		if err := os.RemoveAll(dataDir); err != nil {
+			return nil, info, err
+		}
+		s, err := startEtcd(ctx, o.bin("etcd"), dataDir, etcdLog, certs, quota, true)
+		if err != nil {
+			return nil, info, err
+		}
+		info, err = fill(ctx, s, o.size, o.valueSize)
+		s.stop()
+		if err != nil {
+			return nil, info, err
+		}
+		unix.Sync()
+		b, _ := json.Marshal(info)
+		if err := os.WriteFile(infoPath, b, 0o600); err != nil {
+			return nil, info, err
+		}
+		fmt.Printf("filled in %.0fs\n", info.Seconds)
+	}
+	s, err := startEtcd(ctx, o.bin("etcd"), dataDir, etcdLog, certs, quota, false)
+	return s, info, err
+}
+
+// describe prints what the benchmark runs against.
+func describe(ctx context.Context, o options, s *server, cli *clientv3.Client, info fillInfo) error {
+	dbSize, err := s.dbSize(ctx, cli)
+	if err != nil {
+		return err
+	}
+	resp, err := cli.Get(ctx, "", clientv3.WithPrefix(), clientv3.WithCountOnly())
+	if err != nil {
+		return fmt.Errorf("counting keys: %w", err)
+	}
+	fmt.Printf("etcd %s %s: db %s (%d bytes), %d keys of %d-byte values; %d rounds; load %s\n",
+		s.version, s.endpoint, humanize.IBytes(uint64(dbSize)), dbSize, resp.Count, info.ValueSize, o.rounds, loadavg())
+	if o.load.rate > 0 {
+		fmt.Printf("write load while each contender runs: %d puts/s of %d bytes over %d keys; idle baseline %s per round\n", o.load.rate, o.load.valueSize, o.load.keys, o.idle)
+	}
 	return nil
 }
 
-// fillOnce fills a fresh etcd in dataDir to o.size and records it in
-// infoPath, so that later runs of the same size reuse the data.
-func fillOnce(ctx context.Context, o options, etcdBin, dataDir, infoPath, etcdLog string, certs etcdtest.Certs, quota int64) (fillInfo, error) {
-	fmt.Printf("filling etcd to %s with %d-byte values in %s (kept for the next run)\n", humanize.IBytes(uint64(o.size)), o.valueSize, dataDir)
-	_ = os.Remove(infoPath)
-	if err := os.RemoveAll(dataDir); err != nil {
-		return fillInfo{}, err
+// rounds runs every contender once per round, a different one first each
+// round. It reports whether the page cache could be dropped every time.
+func rounds(ctx context.Context, o options, s *server, cli *clientv3.Client, contenders []contender, runDir string) ([][]result, bool, error) {
+	results := make([][]result, len(contenders))
+	dropped := true
+	checked := false
+	for round := range o.rounds {
+		for k := range contenders {
+			i := (k + round) % len(contenders)
+			c := contenders[i]
+			r, ok, err := runOnce(ctx, o, s, cli, c, runDir)
+			if err != nil {
+				return nil, false, fmt.Errorf("round %d, %s: %w", round+1, c.name, err)
+			}
+			dropped = dropped && ok
+			results[i] = append(results[i], r)
+			fmt.Printf("round %d  %-26s %s\n", round+1, c.name, roundLine(c, r))
+			if !checked && c.kind == kindJob {
+				if err := crossCheck(o.bin("etcdutl"), r); err != nil {
+					return nil, false, err
+				}
+				checked = true
+			}
+		}
 	}
-	s, err := startEtcd(ctx, etcdBin, dataDir, etcdLog, certs, quota, true)
-	if err != nil {
-		return fillInfo{}, err
-	}
-	info, err := fill(ctx, s, o.size, o.valueSize)
-	s.stop()
-	if err != nil {
-		return fillInfo{}, err
-	}
-	unix.Sync()
-	b, _ := json.Marshal(info)
-	if err := os.WriteFile(infoPath, b, 0o600); err != nil {
-		return fillInfo{}, err
-	}
-	fmt.Printf("filled in %.0fs\n", info.Seconds)
-	return info, nil
+	return results, dropped, nil
 }
 
-// serve prints how to reach etcd and keeps it running until ctx ends.
-func serve(ctx context.Context, s *server, certs etcdtest.Certs) error {
-	fmt.Printf("ETCD_BACKUP_ENDPOINTS=%s\nETCD_BACKUP_CACERT=%s\nETCD_BACKUP_CERT=%s\nETCD_BACKUP_KEY=%s\netcd pid %d, db %s\n",
-		s.endpoint, certs.CA, certs.ClientCert, certs.ClientKey, s.cmd.Process.Pid, s.dbPath())
-	select {
-	case <-ctx.Done():
-	case err := <-s.exited:
-		return fmt.Errorf("etcd exited: %v", err)
-	}
-	return nil
-}
-
-// contendersFor are etcdctl, the usual recipe and every backup job, in the
-// order results are reported.
-func contendersFor(s *server, certs etcdtest.Certs, jobs []namedPath, bin func(string) string) []contender {
+// makeContenders lists the contenders: the idle baseline, etcdctl, the
+// usual recipe, each backup-job binary with two directories, the backup
+// job with one directory, its variants, and, when asked, the backup job
+// inside a memory cgroup.
+func makeContenders(o options, jobs []namedPath, s *server) []contender {
+	certs, bin := s.certs, o.bin
 	base := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
 	tls := []string{"--endpoints=" + s.endpoint, "--cacert=" + certs.CA, "--cert=" + certs.ClientCert, "--key=" + certs.ClientKey}
 	save := func(file string) step {
 		return step{name: "save", args: append(append([]string{bin("etcdctl")}, tls...), "snapshot", "save", file), env: base}
 	}
-	contenders := []contender{
-		{name: "etcdctl snapshot save", steps: func(out string) []step {
+	jobEnv := append(slices.Clone(base),
+		"ETCD_BACKUP_ENDPOINTS="+s.endpoint, "ETCD_BACKUP_CACERT="+certs.CA,
+		"ETCD_BACKUP_CERT="+certs.ClientCert, "ETCD_BACKUP_KEY="+certs.ClientKey)
+	job := func(path string, dirs []string, extra []string) func(out string) []step {
+		return func(out string) []step {
+			var dests []string
+			for _, d := range dirs {
+				dests = append(dests, filepath.Join(out, d))
+			}
+			env := append(slices.Clone(jobEnv), "ETCD_BACKUP_DESTINATIONS="+strings.Join(dests, ","), "ETCD_BACKUP_WORK_DIR="+out)
+			return []step{{name: "backup-job", args: []string{path}, env: append(env, extra...)}}
+		}
+	}
+	idleSecs := strconv.FormatFloat(o.idle.Seconds(), 'f', -1, 64)
+	cs := []contender{
+		{name: "idle (load only)", kind: kindIdle, steps: func(string) []step {
+			return []step{{name: "idle", args: []string{"sleep", idleSecs}, env: base}}
+		}},
+		{name: "etcdctl snapshot save", kind: kindSave, steps: func(out string) []step {
 			return []step{save(filepath.Join(out, "a", "snapshot.db"))}
 		}},
-		{name: "usual recipe", steps: func(out string) []step {
+		{name: "usual recipe", kind: kindRecipe, steps: func(out string) []step {
 			first, second := filepath.Join(out, "r1", "snapshot.db"), filepath.Join(out, "r2", "snapshot.db")
 			return []step{
 				save(first),
@@ -266,114 +391,103 @@ func contendersFor(s *server, certs etcdtest.Certs, jobs []namedPath, bin func(s
 			}
 		}},
 	}
+	if o.load.rate == 0 {
+		cs = cs[1:]
+	}
 	for _, j := range jobs {
-		contenders = append(contenders, contender{name: j.name, job: true, steps: func(out string) []step {
-			return []step{{name: "backup-job", args: []string{j.path}, env: append(slices.Clone(base),
-				"ETCD_BACKUP_ENDPOINTS="+s.endpoint, "ETCD_BACKUP_CACERT="+certs.CA,
-				"ETCD_BACKUP_CERT="+certs.ClientCert, "ETCD_BACKUP_KEY="+certs.ClientKey,
-				"ETCD_BACKUP_DESTINATIONS="+filepath.Join(out, "j1")+","+filepath.Join(out, "j2"),
-				"ETCD_BACKUP_WORK_DIR="+out)}}
-		}})
+		cs = append(cs, contender{name: j.name, kind: kindJob, steps: job(j.path, []string{"j1", "j2"}, nil)})
 	}
-	return contenders
-}
-
-// describeEtcd prints what is benchmarked: the database and its keys.
-func describeEtcd(ctx context.Context, s *server, info fillInfo, rounds int) error {
-	cli, err := s.client()
-	if err != nil {
-		return err
+	cs = append(cs, contender{name: "backup-job, one dir", kind: kindJobOne, steps: job(o.backupJob, []string{"j1"}, nil)})
+	for _, v := range o.variants {
+		cs = append(cs, contender{name: "backup-job " + v.name, kind: kindJob, steps: job(o.backupJob, []string{"j1", "j2"}, v.env)})
 	}
-	dbSize, err := s.dbSize(ctx, cli)
-	var keys int64
-	if err == nil {
-		var resp *clientv3.GetResponse
-		resp, err = cli.Get(ctx, "", clientv3.WithPrefix(), clientv3.WithCountOnly())
-		if resp != nil {
-			keys = resp.Count
+	if o.memLimit > 0 {
+		if _, _, err := cgrouptest.Version(); err != nil || os.Geteuid() != 0 {
+			fmt.Printf("no memory-limit row: needs root and a cgroup memory controller (%v)\n", err)
+		} else {
+			cs = append(cs, contender{name: "backup-job, limit " + humanize.IBytes(uint64(o.memLimit)), kind: kindJob, memLimit: o.memLimit,
+				steps: job(o.backupJob, []string{"j1", "j2"}, nil)})
 		}
 	}
-	cli.Close()
-	if err != nil {
-		return err
-	}
-	fmt.Printf("etcd %s %s: db %s (%d bytes), %d keys of %d-byte values; %d rounds; load %s\n",
-		s.version, s.endpoint, humanize.IBytes(uint64(dbSize)), dbSize, keys, info.ValueSize, rounds, loadavg())
-	return nil
+	return cs
 }
 
-// rounds holds what the rounds have measured so far.
-type rounds struct {
-	results   [][]result
-	snapBytes int64
-	dropped   bool // the page cache could be dropped before every run
-	checked   bool // the recipe and the job were cross-checked
-}
-
-// runRounds runs every contender o.rounds times, a different one first each
-// round, and reports.
-func runRounds(ctx context.Context, o options, s *server, runDir string, contenders []contender) error {
-	rs := &rounds{results: make([][]result, len(contenders)), dropped: true}
-	before := cpuNow(s.cmd.Process.Pid)
-	for round := range o.rounds {
-		for k := range contenders {
-			i := (k + round) % len(contenders)
-			if err := rs.runOne(ctx, s, runDir, round, i, contenders[i]); err != nil {
-				return err
-			}
-		}
-	}
-	if err := os.RemoveAll(filepath.Join(runDir, "out")); err != nil {
-		return err
-	}
-	other := before.otherSince(cpuNow(s.cmd.Process.Pid), rs.results)
-	report(contenders, rs.results, rs.snapBytes, rs.dropped)
-	fmt.Printf("CPU of everything else during the rounds (other processes, kernel threads): %.2f cores on average\n", other)
-	fmt.Printf("logs: %s\n", runDir)
-	return nil
-}
-
-// runOne runs contender i once on a settled page cache and checks what it
-// wrote.
-func (rs *rounds) runOne(ctx context.Context, s *server, runDir string, round, i int, c contender) error {
+// runOnce runs one contender from a settled start, under the write load,
+// and looks at what it left behind. It reports whether the page cache
+// could be dropped before.
+func runOnce(ctx context.Context, o options, s *server, cli *clientv3.Client, c contender, runDir string) (result, bool, error) {
 	out := filepath.Join(runDir, "out")
 	if err := os.RemoveAll(out); err != nil {
-		return err
+		return result{}, false, err
 	}
 	for _, d := range []string{"a", "r1", "r2"} {
 		if err := os.MkdirAll(filepath.Join(out, d), 0o700); err != nil {
-			return err
+			return result{}, false, err
 		}
 	}
-	ok, err := settle(s.dbPath())
-	if err != nil {
-		return fmt.Errorf("preparing the page cache: %w", err)
+	if err := compact(ctx, cli); err != nil {
+		return result{}, false, err
 	}
-	rs.dropped = rs.dropped && ok
-	steps, peak, err := run(ctx, filepath.Join(runDir, "commands.log"), c.steps(out))
+	dropped, err := settle(s.dbPath())
 	if err != nil {
-		return fmt.Errorf("round %d, %s: %w", round+1, c.name, err)
+		return result{}, false, fmt.Errorf("preparing the page cache: %w", err)
 	}
-	r := result{peakKB: peak, steps: steps}
-	for _, st := range steps {
+	steps := c.steps(out)
+	var group *cgrouptest.Group
+	if c.memLimit > 0 {
+		if group, err = cgrouptest.New("etcd-backup-bench", c.memLimit); err != nil {
+			return result{}, dropped, err
+		}
+		defer group.Remove()
+		steps[0].args = group.Wrap(steps[0].args)
+	}
+	var load *writeLoad
+	if o.load.rate > 0 {
+		load = startLoad(ctx, cli, o.load)
+	}
+	var watch func() (cgrouptest.Usage, error)
+	if group != nil {
+		watch = group.Watch()
+	}
+	stepResults, peak, err := run(ctx, filepath.Join(runDir, "commands.log"), steps)
+	r := result{peakKB: peak, steps: stepResults}
+	if load != nil {
+		r.lat = summarise(load.stopLoad())
+	}
+	if watch != nil {
+		u, werr := watch()
+		r.mem = &u
+		err = errors.Join(err, werr)
+	}
+	if err != nil {
+		return r, dropped, err
+	}
+	for _, st := range stepResults {
 		r.seconds += st.seconds
 		r.cpu += st.cpu
 	}
-	rs.results[i] = append(rs.results[i], r)
-	fmt.Printf("round %d  %-22s %7.2fs  cpu %6.2fs  peak RssAnon %6.1f MiB  %s\n", round+1, c.name, r.seconds, r.cpu, float64(peak)/1024, stepLine(steps))
-	size, err := checkOutputs(out)
+	if c.kind == kindIdle {
+		return r, dropped, nil
+	}
+	if r.cached, r.dirty, err = cacheLeft(out); err != nil {
+		return r, dropped, err
+	}
+	r.snapBytes, err = checkOutputs(out)
+	return r, dropped, err
+}
+
+// compact drops the history the write load left, so that the database
+// does not grow from round to round.
+func compact(ctx context.Context, cli *clientv3.Client) error {
+	resp, err := cli.Get(ctx, "/registry/bench-load/", clientv3.WithPrefix(), clientv3.WithCountOnly())
 	if err != nil {
-		return fmt.Errorf("round %d, %s: %w", round+1, c.name, err)
+		return fmt.Errorf("reading the revision: %w", err)
 	}
-	if rs.snapBytes != 0 && size != rs.snapBytes {
-		return fmt.Errorf("round %d, %s: snapshot of %d bytes, another run had %d", round+1, c.name, size, rs.snapBytes)
+	if resp.Header.Revision < 2 {
+		return nil
 	}
-	rs.snapBytes = size
-	if !rs.checked && len(rs.results[1]) > 0 && len(rs.results[2]) > 0 {
-		if err := crossCheck(rs.results[1][0], rs.results[2][0]); err != nil {
-			return err
-		}
-		rs.checked = true
+	if _, err := cli.Compact(ctx, resp.Header.Revision, clientv3.WithCompactPhysical()); err != nil && !strings.Contains(err.Error(), "compacted") {
+		return fmt.Errorf("compacting: %w", err)
 	}
 	return nil
 }
@@ -407,21 +521,26 @@ func checkOutputs(out string) (int64, error) {
 	return size, nil
 }
 
-// crossCheck compares the figures of etcdutl snapshot status with the
-// ones the backup job reports for the same database.
-func crossCheck(recipe, job result) error {
+// crossCheck compares the figures the backup job reported with those of
+// etcdutl snapshot status for the file it wrote.
+func crossCheck(etcdutl string, job result) error {
+	sum, err := summary(job)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(etcdutl, "snapshot", "status", sum.path(), "-w", "json")
+	b, err := cmd.Output()
+	if err != nil {
+		return fmt.Errorf("etcdutl snapshot status %s: %w", sum.path(), err)
+	}
 	var ut struct {
 		Hash      uint32 `json:"hash"`
 		Revision  int64  `json:"revision"`
 		TotalKey  int    `json:"totalKey"`
 		TotalSize int64  `json:"totalSize"`
 	}
-	if err := json.Unmarshal(recipe.steps[len(recipe.steps)-1].stdout, &ut); err != nil {
+	if err := json.Unmarshal(b, &ut); err != nil {
 		return fmt.Errorf("reading etcdutl snapshot status: %w", err)
-	}
-	sum, err := summary(job)
-	if err != nil {
-		return err
 	}
 	if sum.Snapshot.Hash != ut.Hash || sum.Snapshot.Revision != ut.Revision || sum.Snapshot.TotalKey != ut.TotalKey || sum.Snapshot.TotalSize != ut.TotalSize {
 		return fmt.Errorf("backup-job reports hash %d revision %d keys %d size %d, etcdutl hash %d revision %d keys %d size %d",
@@ -432,16 +551,28 @@ func crossCheck(recipe, job result) error {
 }
 
 type jobSummary struct {
-	Status   string             `json:"status"`
-	Error    string             `json:"error"`
-	Seconds  map[string]float64 `json:"seconds"`
+	Status       string             `json:"status"`
+	Error        string             `json:"error"`
+	Seconds      map[string]float64 `json:"seconds"`
+	Destinations []struct {
+		Destination string `json:"destination"`
+	} `json:"destinations"`
 	Snapshot *struct {
+		Name      string `json:"name"`
 		Size      int64  `json:"size"`
 		Hash      uint32 `json:"hash"`
 		Revision  int64  `json:"revision"`
 		TotalKey  int    `json:"total_keys"`
 		TotalSize int64  `json:"total_size"`
 	} `json:"snapshot"`
+}
+
+// path is the snapshot file in the first destination.
+func (s jobSummary) path() string {
+	if len(s.Destinations) == 0 || s.Snapshot == nil {
+		return ""
+	}
+	return filepath.Join(s.Destinations[0].Destination, s.Snapshot.Name)
 }
 
 func summary(r result) (jobSummary, error) {
@@ -457,116 +588,6 @@ func summary(r result) (jobSummary, error) {
 		return s, fmt.Errorf("backup job: status %q: %s", s.Status, s.Error)
 	}
 	return s, nil
-}
-
-func stepLine(steps []stepResult) string {
-	if len(steps) == 1 {
-		if s, err := summary(result{steps: steps}); err == nil {
-			return fmt.Sprintf("(snapshot %.2f verify %.2f copy %.2f)", s.Seconds["snapshot"], s.Seconds["verify"], s.Seconds["copy"])
-		}
-		return ""
-	}
-	var parts []string
-	for _, s := range steps {
-		parts = append(parts, fmt.Sprintf("%s %.2f", s.name, s.seconds))
-	}
-	return "(" + strings.Join(parts, " ") + ")"
-}
-
-func median(xs []float64) float64 {
-	xs = slices.Clone(xs)
-	slices.Sort(xs)
-	n := len(xs)
-	if n%2 == 1 {
-		return xs[n/2]
-	}
-	return (xs[n/2-1] + xs[n/2]) / 2
-}
-
-func report(cs []contender, results [][]result, snapBytes int64, dropped bool) {
-	fmt.Println()
-	fmt.Printf("snapshot %d bytes (%s); %d rounds; page cache %s; load %s\n", snapBytes, humanize.IBytes(uint64(snapBytes)), len(results[0]),
-		map[bool]string{true: "dropped before each run (then the member's db read back in)", false: "NOT dropped (no permission): only synced"}[dropped], loadavg())
-	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "contender\tmedian s\tmin s\tmax s\tMB/s\tCPU s\tpeak RssAnon MiB\t")
-	med := make([]float64, len(cs))
-	peaks := make([]int64, len(cs))
-	for i, c := range cs {
-		var secs, cpus []float64
-		for _, r := range results[i] {
-			secs = append(secs, r.seconds)
-			cpus = append(cpus, r.cpu)
-			peaks[i] = max(peaks[i], r.peakKB)
-		}
-		med[i] = median(secs)
-		fmt.Fprintf(w, "%s\t%.2f\t%.2f\t%.2f\t%.0f\t%.2f\t%.1f\t\n", c.name, med[i], slices.Min(secs), slices.Max(secs),
-			float64(snapBytes)/1e6/med[i], median(cpus), float64(peaks[i])/1024)
-	}
-	_ = w.Flush()
-	// Median of each step, to show where the time goes.
-	for i, c := range cs {
-		steps := map[string][]float64{}
-		var order []string
-		for _, r := range results[i] {
-			if c.job {
-				if s, err := summary(r); err == nil {
-					for _, k := range []string{"snapshot", "verify", "copy", "prune"} {
-						if _, seen := steps[k]; !seen {
-							order = append(order, k)
-						}
-						steps[k] = append(steps[k], s.Seconds[k])
-					}
-				}
-				continue
-			}
-			for _, st := range r.steps {
-				if _, seen := steps[st.name]; !seen {
-					order = append(order, st.name)
-				}
-				steps[st.name] = append(steps[st.name], st.seconds)
-			}
-		}
-		var parts []string
-		for _, k := range order {
-			parts = append(parts, fmt.Sprintf("%s %.2f", k, median(steps[k])))
-		}
-		fmt.Printf("  %s, median per step (s): %s\n", c.name, strings.Join(parts, ", "))
-	}
-	fmt.Println()
-	verdict := func(ok bool) string {
-		if ok {
-			return "met"
-		}
-		return "MISSED"
-	}
-	for i, c := range cs {
-		if !c.job {
-			continue
-		}
-		rs, rr := med[i]/med[0], med[i]/med[1]
-		fmt.Printf("%s / etcdctl snapshot save: %.3f  (target <= %.2f: %s; median of per-round ratios %.3f)\n",
-			c.name, rs, targetVsSave, verdict(rs <= targetVsSave), pairedRatio(results[i], results[0]))
-		fmt.Printf("%s / usual recipe:          %.3f  (target <= %.2f: %s; median of per-round ratios %.3f)\n",
-			c.name, rr, targetVsRecipe, verdict(rr <= targetVsRecipe), pairedRatio(results[i], results[1]))
-	}
-	for i, c := range cs {
-		note := ""
-		if c.job {
-			note = fmt.Sprintf("  (target < %d MiB: %s)", targetAnonKB>>10, verdict(peaks[i] < targetAnonKB))
-		}
-		fmt.Printf("peak RssAnon %-22s %6.1f MiB%s\n", c.name+":", float64(peaks[i])/1024, note)
-	}
-}
-
-// pairedRatio is the median over rounds of a's time over b's in the same
-// round, which drifts in the machine's load affect less than a ratio of
-// medians.
-func pairedRatio(a, b []result) float64 {
-	var rs []float64
-	for r := range min(len(a), len(b)) {
-		rs = append(rs, a[r].seconds/b[r].seconds)
-	}
-	return median(rs)
 }
 
 // cpuSample is the machine's busy CPU time and the part of it that the

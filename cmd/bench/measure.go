@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -162,4 +163,29 @@ func settle(dbPath string) (bool, error) {
 	defer f.Close()
 	_, err = io.CopyBuffer(io.Discard, f, make([]byte, 1<<20))
 	return dropped, err
+}
+
+// cacheLeft is what the page cache holds of the files under dir, in bytes:
+// cached, and of those dirty or under writeback (cachestat(2), Linux 6.5
+// and later).
+func cacheLeft(dir string) (cached, dirty int64, err error) {
+	page := int64(os.Getpagesize())
+	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		var st unix.Cachestat_t
+		if err := unix.Cachestat(uint(f.Fd()), &unix.CachestatRange{}, &st, 0); err != nil {
+			return fmt.Errorf("cachestat %s: %w", path, err)
+		}
+		cached += int64(st.Cache) * page
+		dirty += int64(st.Dirty+st.Writeback) * page
+		return nil
+	})
+	return cached, dirty, err
 }

@@ -76,3 +76,18 @@ func (f *fanout) source() string {
 	}
 	return ""
 }
+
+// keepSourceCached asks the file that will be verified to keep its pages in
+// the page cache; the other copies drop theirs once they are on disk.
+func (f *fanout) keepSourceCached() {
+	var p destination.Pending = f.scratch
+	for _, t := range f.targets {
+		if t.writeErr == nil {
+			p = t.pending
+			break
+		}
+	}
+	if k, ok := p.(interface{ KeepCached() }); ok {
+		k.KeepCached()
+	}
+}

@@ -25,6 +25,7 @@ import (
 	"github.com/etcd-backup/etcd-backup/internal/retry"
 	"github.com/etcd-backup/etcd-backup/internal/snapname"
 	"github.com/etcd-backup/etcd-backup/internal/snapshot"
+	"github.com/etcd-backup/etcd-backup/internal/throttle"
 	"github.com/etcd-backup/etcd-backup/internal/verify"
 	"github.com/etcd-backup/etcd-backup/internal/version"
 )
@@ -165,6 +166,7 @@ func (r *run) takeSnapshot(ctx context.Context) error {
 		return r.stepFailed(StepSnapshot, err)
 	}
 	r.fan = &fanout{log: r.d.Log, hash: verify.NewStream(), targets: r.streaming(), scratch: r.scratch}
+	r.fan.keepSourceCached()
 	opts := r.snapshotOptions()
 	// The snapshot timeout bounds all attempts together: a hung or flapping
 	// etcd must not hold the Job past it.
@@ -174,7 +176,11 @@ func (r *run) takeSnapshot(ctx context.Context) error {
 		if err := r.fan.reset(); err != nil {
 			return err
 		}
-		m, err := snapshot.Take(ctx, r.d.Log, opts, r.fan)
+		var w io.Writer = r.fan
+		if r.cfg.RateLimit > 0 {
+			w = throttle.NewWriter(ctx, r.fan, int64(r.cfg.RateLimit))
+		}
+		m, err := snapshot.Take(ctx, r.d.Log, opts, w)
 		if m.Endpoint != "" {
 			r.member = m
 		}
@@ -242,6 +248,10 @@ func (r *run) verifySnapshot(ctx context.Context) error {
 	}
 	if err := stream.CheckTrailer(); err != nil {
 		return r.stepFailed(StepVerify, err)
+	}
+	if avail, ok := verify.FitsInMemory(stream.Size()); !ok {
+		r.d.Log.Warn("the snapshot is larger than the memory this run may use: verification reads it from disk several times and takes longer; raise the memory limit (resources.limits.memory) above the snapshot size for a fast one",
+			"snapshot_bytes", stream.Size(), "available_bytes", avail)
 	}
 	flushing := r.syncTemporaries()
 	st, err := verify.Database(ctx, source)

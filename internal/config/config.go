@@ -19,6 +19,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	"github.com/kelseyhightower/envconfig"
 
 	"github.com/etcd-backup/etcd-backup/internal/location"
@@ -48,6 +49,9 @@ type Config struct {
 	PushgatewayURL  string        `envconfig:"ETCD_BACKUP_PUSHGATEWAY_URL" desc:"Pushgateway base URL (http:// or https://, no credentials); empty = no push. A failed push is only a warning"`
 	MetricsFile     string        `envconfig:"ETCD_BACKUP_METRICS_FILE" desc:"node-exporter textfile-collector file (absolute path ending in .prom), replaced atomically; empty = none"`
 	MetricsInstance string        `envconfig:"ETCD_BACKUP_METRICS_INSTANCE" desc:"Pushgateway grouping label instance; empty = this host's name"`
+	RateLimit       ByteRate      `envconfig:"ETCD_BACKUP_RATE_LIMIT" default:"0" desc:"bytes per second the snapshot is received at, and so written to each local directory (e.g. 50MiB), for disks shared with etcd's WAL; 0 = no limit"`
+	Nice            int           `envconfig:"ETCD_BACKUP_NICE" default:"10" desc:"CPU nice value of the run, 0 (unchanged) to 19; higher leaves more CPU to etcd"`
+	IOPriority      string        `envconfig:"ETCD_BACKUP_IO_PRIORITY" default:"best-effort" desc:"I/O scheduling class of the run: best-effort (its lowest level), idle (only when the disk is otherwise idle) or none (unchanged)"`
 	ProgressEvery   time.Duration `ignored:"true"`
 }
 
@@ -223,6 +227,25 @@ func (c *Config) validateRun() error {
 	if !filepath.IsAbs(c.WorkDir) {
 		return invalid("WORK_DIR", c.WorkDir, "accepted: an absolute directory path")
 	}
+	return c.validatePriority()
+}
+
+// minRateLimit is the smallest rate limit accepted: below it even a small
+// database would take longer than the default snapshot timeout.
+const minRateLimit = 1 << 20
+
+func (c *Config) validatePriority() error {
+	if c.RateLimit != 0 && c.RateLimit < minRateLimit {
+		return invalid("RATE_LIMIT", c.RateLimit.String(), "accepted: 0 (no limit) or at least 1MiB (bytes per second), such as 50MiB")
+	}
+	if c.Nice < 0 || c.Nice > 19 {
+		return invalid("NICE", strconv.Itoa(c.Nice), "accepted: a whole number from 0 (unchanged) to 19")
+	}
+	switch c.IOPriority {
+	case "none", "best-effort", "idle":
+	default:
+		return invalid("IO_PRIORITY", c.IOPriority, "accepted: best-effort, idle or none")
+	}
 	return nil
 }
 
@@ -348,6 +371,28 @@ func (d *Duration) Decode(s string) error {
 }
 
 func (d Duration) String() string { return time.Duration(d).String() }
+
+// ByteRate is bytes per second, read from a whole number of bytes or a
+// size such as 50MiB or 50MB (an optional "/s" is allowed).
+type ByteRate int64
+
+// Decode implements envconfig.Decoder.
+func (r *ByteRate) Decode(s string) error {
+	s = strings.TrimSuffix(strings.TrimSpace(s), "/s")
+	n, err := humanize.ParseBytes(s)
+	if err != nil || n > 1<<50 {
+		return errors.New("not a rate; accepted: 0 (no limit) or bytes per second such as 52428800, 50MiB or 50MB")
+	}
+	*r = ByteRate(n)
+	return nil
+}
+
+func (r ByteRate) String() string {
+	if r == 0 {
+		return "0"
+	}
+	return humanize.IBytes(uint64(r)) + "/s"
+}
 
 // Retention is a time.Duration read from a Go duration or whole days ("5d").
 type Retention time.Duration

@@ -41,7 +41,8 @@ func TestDefaults(t *testing.T) {
 		!reflect.DeepEqual(c.Destinations, []string{"/backup/host"}) ||
 		time.Duration(c.Retention) != 5*24*time.Hour || c.KeepMin != 3 || c.NamePrefix != "etcd-snapshot-" ||
 		time.Duration(c.DialTimeout) != 5*time.Second || time.Duration(c.SnapshotTimeout) != 30*time.Minute ||
-		c.DryRun || c.LogFormat != "json" || c.LogLevel != "info" {
+		c.DryRun || c.LogFormat != "json" || c.LogLevel != "info" ||
+		c.RateLimit != 0 || c.Nice != 10 || c.IOPriority != "best-effort" {
 		t.Fatalf("defaults: %+v", c)
 	}
 }
@@ -55,10 +56,16 @@ func TestGoodValues(t *testing.T) {
 		"ETCD_BACKUP_DRY_RUN":      "true",
 		"ETCD_BACKUP_USERNAME":     "root",
 		"ETCD_BACKUP_PASSWORD":     "secret",
+		"ETCD_BACKUP_RATE_LIMIT":   "50MiB/s",
+		"ETCD_BACKUP_NICE":         "19",
+		"ETCD_BACKUP_IO_PRIORITY":  "idle",
 	})
 	c, err := config.Load()
 	if err != nil {
 		t.Fatal(err)
+	}
+	if c.RateLimit != 50<<20 || c.Nice != 19 || c.IOPriority != "idle" {
+		t.Fatalf("rate limit %d, nice %d, I/O priority %q", c.RateLimit, c.Nice, c.IOPriority)
 	}
 	if c.Destinations[0] != "/backup/host" || len(c.Destinations) != 4 || time.Duration(c.Retention) != 36*time.Hour || !c.DryRun {
 		t.Fatalf("got %+v", c)
@@ -122,6 +129,13 @@ func TestBadValues(t *testing.T) {
 		{map[string]string{"ETCD_BACKUP_METRICS_FILE": "etcd_backup.prom"}, []string{"ETCD_BACKUP_METRICS_FILE", "absolute file path ending in .prom"}},
 		{map[string]string{"ETCD_BACKUP_METRICS_FILE": "/var/lib/node_exporter/etcd_backup.txt"}, []string{"ETCD_BACKUP_METRICS_FILE", ".prom"}},
 		{map[string]string{"ETCD_BACKUP_METRICS_FILE": "/var/lib/node_exporter/"}, []string{"ETCD_BACKUP_METRICS_FILE", ".prom"}},
+		{map[string]string{"ETCD_BACKUP_RATE_LIMIT": "fast"}, []string{"ETCD_BACKUP_RATE_LIMIT", `"fast"`, "50MiB"}},
+		{map[string]string{"ETCD_BACKUP_RATE_LIMIT": "-5MiB"}, []string{"ETCD_BACKUP_RATE_LIMIT", "bytes per second"}},
+		{map[string]string{"ETCD_BACKUP_RATE_LIMIT": "1000"}, []string{"ETCD_BACKUP_RATE_LIMIT", "at least 1MiB"}},
+		{map[string]string{"ETCD_BACKUP_NICE": "-5"}, []string{"ETCD_BACKUP_NICE", `"-5"`, "0 (unchanged) to 19"}},
+		{map[string]string{"ETCD_BACKUP_NICE": "20"}, []string{"ETCD_BACKUP_NICE", "0 (unchanged) to 19"}},
+		{map[string]string{"ETCD_BACKUP_NICE": "low"}, []string{"ETCD_BACKUP_NICE", "whole number"}},
+		{map[string]string{"ETCD_BACKUP_IO_PRIORITY": "realtime"}, []string{"ETCD_BACKUP_IO_PRIORITY", `"realtime"`, "best-effort, idle or none"}},
 	}
 	for _, c := range cases {
 		var name string

@@ -152,13 +152,20 @@ type localPending struct {
 	final string
 	done  bool
 	// written counts bytes written; started is how many of them the
-	// kernel was asked to start writing to disk.
-	written, started int64
+	// kernel was asked to start writing to disk, and clean how many are
+	// known to be on the device.
+	written, started, clean int64
+	// keep leaves the written pages in the page cache (the file about to
+	// be verified); the others' pages go as soon as they are on disk.
+	keep bool
 }
 
 // writeBehind is how many written bytes make the kernel start writing them
-// to disk, while the snapshot still streams in: the disk works alongside
-// the network, and the fsync in Commit finds little left to do.
+// to disk, while the snapshot still streams in. The window before is then
+// waited for and dropped from the page cache: the disk works alongside the
+// network, the fsync in Commit finds little left to do, and the run never
+// holds more than two windows of dirty pages per file. A large batch of
+// dirty pages flushed at once would queue in front of etcd's WAL writes.
 const writeBehind = 8 << 20
 
 func (p *localPending) Write(b []byte) (int, error) {
@@ -168,12 +175,39 @@ func (p *localPending) Write(b []byte) (int, error) {
 		return n, fmt.Errorf("writing %s: %w", p.tmp, err)
 	}
 	if p.written-p.started >= writeBehind {
-		// Only a hint: an I/O error shows again at the fsync.
-		_ = unix.SyncFileRange(int(p.f.Fd()), p.started, p.written-p.started, unix.SYNC_FILE_RANGE_WRITE)
-		p.started = p.written
+		if err := p.flushBehind(); err != nil {
+			return n, err
+		}
 	}
 	return n, nil
 }
+
+// flushBehind starts writeback of the newest window and waits for the one
+// before it. An error of the waiting call is final: it consumes the
+// file's write error, so a later fsync would no longer report it.
+func (p *localPending) flushBehind() error {
+	fd := int(p.f.Fd())
+	// Starting writeback is only a hint; the wait below or the fsync
+	// reports what fails.
+	_ = unix.SyncFileRange(fd, p.started, p.written-p.started, unix.SYNC_FILE_RANGE_WRITE)
+	if p.clean < p.started {
+		err := unix.SyncFileRange(fd, p.clean, p.started-p.clean,
+			unix.SYNC_FILE_RANGE_WAIT_BEFORE|unix.SYNC_FILE_RANGE_WRITE|unix.SYNC_FILE_RANGE_WAIT_AFTER)
+		if err != nil {
+			return fmt.Errorf("writing %s to disk: %w", p.tmp, err)
+		}
+		if !p.keep {
+			_ = unix.Fadvise(fd, p.clean, p.started-p.clean, unix.FADV_DONTNEED)
+		}
+		p.clean = p.started
+	}
+	p.started = p.written
+	return nil
+}
+
+// KeepCached leaves this file's pages in the page cache while it is
+// written, for the verification that reads it next.
+func (p *localPending) KeepCached() { p.keep = true }
 
 func (p *localPending) Path() string { return p.tmp }
 
@@ -186,13 +220,16 @@ func (p *localPending) Reset() error {
 	if _, err := p.f.Seek(0, io.SeekStart); err != nil {
 		return fmt.Errorf("emptying %s for another attempt: %w", p.tmp, err)
 	}
-	p.written, p.started = 0, 0
+	p.written, p.started, p.clean = 0, 0, 0
 	return nil
 }
 
 func (p *localPending) Sync() error {
 	if err := p.f.Sync(); err != nil {
 		return fmt.Errorf("syncing %s: %w", p.tmp, err)
+	}
+	if !p.keep {
+		_ = unix.Fadvise(int(p.f.Fd()), 0, 0, unix.FADV_DONTNEED)
 	}
 	return nil
 }
@@ -208,6 +245,10 @@ func (p *localPending) Commit() error {
 		p.Abort()
 		return fmt.Errorf("syncing %s: %w", p.tmp, err)
 	}
+	// Durable now: its pages need not stay in the page cache, where they
+	// would crowd out etcd's own (and count against the run's memory
+	// limit). Only a hint.
+	_ = unix.Fadvise(int(p.f.Fd()), 0, 0, unix.FADV_DONTNEED)
 	if err := p.f.Close(); err != nil {
 		p.Abort()
 		return fmt.Errorf("closing %s: %w", p.tmp, err)

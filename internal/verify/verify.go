@@ -278,10 +278,7 @@ func DatabaseInProcess(path string) (Status, error) {
 	if err != nil {
 		return Status{}, fmt.Errorf("opening %s as a bbolt database: %w", path, err)
 	}
-	// MAP_POPULATE maps the whole file at once: the check and the figures
-	// touch every page, and one pass in the kernel is much cheaper than a
-	// page fault for each.
-	db, err := bolt.Open(path, 0o400, &bolt.Options{ReadOnly: true, Timeout: 5 * time.Second, MmapFlags: unix.MAP_POPULATE})
+	db, err := bolt.Open(path, 0o400, &bolt.Options{ReadOnly: true, Timeout: 5 * time.Second, MmapFlags: mmapFlags(fi.Size())})
 	if err != nil {
 		return Status{}, fmt.Errorf("opening %s as a bbolt database: %w", path, err)
 	}
