@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -41,7 +42,7 @@ type Usage struct {
 func Version() (root string, v2 bool, err error) {
 	for _, r := range []string{"/sys/fs/cgroup", "/sys/fs/cgroup/unified"} {
 		b, err := os.ReadFile(filepath.Join(r, "cgroup.controllers"))
-		if err == nil && bytes.Contains(append(b, ' '), []byte("memory ")) {
+		if err == nil && slices.Contains(strings.Fields(string(b)), "memory") {
 			return r, true, nil
 		}
 	}
