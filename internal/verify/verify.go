@@ -332,7 +332,7 @@ func DatabaseInProcess(path string) (Status, error) {
 		if len(problems) > 5 {
 			problems = append(problems[:5], fmt.Sprintf("and %d more", len(problems)-5))
 		}
-		return Status{}, fmt.Errorf("checking %s: bbolt consistency check found %d problems: %s", path, len(problems), strings.Join(problems, "; "))
+		return Status{}, fmt.Errorf("checking %s: the database is corrupt: bbolt consistency check found %d problems: %s", path, len(problems), strings.Join(problems, "; "))
 	}
 	if fi.Size() > overlapMaxSize {
 		figures()

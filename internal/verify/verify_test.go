@@ -138,7 +138,11 @@ func TestCorruptSnapshotsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const crashed = "crashed ("
+	// Which of a crash (SIGBUS, SIGSEGV) or one of bbolt's own assertions
+	// stops the check on these pages depends on the map's size and on the
+	// order bbolt visits pages in; what must hold is one line naming the
+	// file and saying it is corrupt. crash_test.go covers each crash form.
+	corrupt := []string{"the database is corrupt"}
 	cases := []struct {
 		name    string
 		mutate  func([]byte) []byte
@@ -171,20 +175,20 @@ func TestCorruptSnapshotsRefused(t *testing.T) {
 		{"bucket root past the end of the file", retrailed(func(b []byte) []byte {
 			setBucketRoot(b, "key", uint64(len(b)/page+2))
 			return b
-		}), []string{crashed + "SIGBUS: unexpected fault address", "the database is corrupt"}},
+		}), corrupt},
 		{"freelist page past the end of the file", retrailed(func(b []byte) []byte {
 			setMeta(b, metaFreelist, uint64(len(b)/page+2))
 			return b
-		}), []string{crashed + "SIGBUS: unexpected fault address", "the database is corrupt"}},
+		}), corrupt},
 		// A page number this large points outside the address space: SIGSEGV.
 		{"root page far outside the file", retrailed(func(b []byte) []byte {
 			setMeta(b, metaRoot, 1<<35)
 			return b
-		}), []string{crashed + "SIGSEGV: unexpected fault address", "the database is corrupt"}},
+		}), corrupt},
 		{"bucket root far outside the file", retrailed(func(b []byte) []byte {
 			setBucketRoot(b, "key", 1<<35)
 			return b
-		}), []string{crashed + "SIGSEGV: unexpected fault address", "the database is corrupt"}},
+		}), corrupt},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
