@@ -275,16 +275,22 @@ func (p *progress) Write(b []byte) (int, error) {
 	return n, err
 }
 
+// maxPercent is the most a progress line shows while the stream lasts: the
+// size it is measured against is only an estimate, and 100 would claim an
+// end that has not come.
+const maxPercent = 99
+
 // progressAttrs describes a stream that has carried n bytes in elapsed:
 // sizes for people, the share of the database and the time left at the rate
-// so far. The database size is the member's file, free pages included, and
-// the snapshot can be smaller: the share and the time left are estimates
-// from above.
+// so far. The database size is the member's file when the stream was asked
+// for: free pages make the snapshot smaller, writes since then make it
+// larger. The share is an estimate held below 100 until the stream ends,
+// and past the size there is no time left to estimate.
 func progressAttrs(n, total int64, elapsed time.Duration) []any {
 	attrs := []any{"received", humanize.IBytes(uint64(n))}
 	if total > 0 {
 		attrs = append(attrs, "db_size", humanize.IBytes(uint64(total)),
-			"percent", math.Round(min(100, 100*float64(n)/float64(total))*10)/10)
+			"percent", min(maxPercent, math.Round(100*float64(n)/float64(total)*10)/10))
 	}
 	if elapsed <= 0 || n <= 0 {
 		return append(attrs, "bytes", n)

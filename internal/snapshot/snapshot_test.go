@@ -167,8 +167,16 @@ func TestTakeLogsProgress(t *testing.T) {
 	if p, ok := first["percent"].(float64); !ok || p <= 0 || p >= 50 {
 		t.Errorf("first line: percent %v", first["percent"])
 	}
-	if p, ok := last["percent"].(float64); !ok || p < 100*float64(snap.Len()-1<<16)/float64(m.DBSize) {
-		t.Errorf("last line: percent %v after %d of %d bytes", last["percent"], snap.Len(), m.DBSize)
+	// The database can grow between the status and the stream: the share
+	// follows the bytes but stays below 100 while the stream lasts.
+	want := min(99, 100*float64(snap.Len()-1<<16)/float64(m.DBSize))
+	for _, l := range lines {
+		if p, ok := l["percent"].(float64); !ok || p > 99 {
+			t.Errorf("percent %v while streaming, want at most 99", l["percent"])
+		}
+	}
+	if p, ok := last["percent"].(float64); !ok || p < want {
+		t.Errorf("last line: percent %v after %d of %d bytes, want at least %.1f", last["percent"], snap.Len(), m.DBSize, want)
 	}
 	for _, key := range []string{"received", "rate", "time_left"} {
 		if _, ok := first[key].(string); !ok {
