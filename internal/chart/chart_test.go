@@ -1,11 +1,19 @@
 package chart
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/lint"
@@ -637,7 +645,8 @@ func checkEveryRender(t *testing.T, r *release) {
 // checkBinaryAcceptsEnv feeds the rendered environment to the backup job's own
 // configuration parser: whatever the schema lets through, the binary must
 // accept. Certificate paths (already checked to lie in the certificate mount)
-// are pointed at empty files here, because the parser checks they exist.
+// are pointed at a generated certificate and key here, because the parser
+// reads them.
 func checkBinaryAcceptsEnv(t *testing.T, r *release) {
 	t.Helper()
 	// Only the rendered variables count: clear any the test process inherited.
@@ -648,6 +657,7 @@ func checkBinaryAcceptsEnv(t *testing.T, r *release) {
 		}
 	}
 	dir := t.TempDir()
+	certPEM, keyPEM := selfSigned(t)
 	for _, e := range container(t, r).Env {
 		if !strings.HasPrefix(e.Name, config.Prefix+"_") {
 			continue
@@ -658,7 +668,11 @@ func checkBinaryAcceptsEnv(t *testing.T, r *release) {
 			v = "from-secret"
 		case v != "" && (e.Name == "ETCD_BACKUP_CACERT" || e.Name == "ETCD_BACKUP_CERT" || e.Name == "ETCD_BACKUP_KEY"):
 			v = filepath.Join(dir, filepath.Base(v))
-			if err := os.WriteFile(v, nil, 0o600); err != nil {
+			content := certPEM
+			if e.Name == "ETCD_BACKUP_KEY" {
+				content = keyPEM
+			}
+			if err := os.WriteFile(v, content, 0o600); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -924,4 +938,25 @@ func deref[T any](p *T) T {
 		return zero
 	}
 	return *p
+}
+
+// selfSigned is a certificate and its key, PEM: the job reads the TLS files
+// it is given.
+func selfSigned(t *testing.T) (certPEM, keyPEM []byte) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "chart test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb})
 }

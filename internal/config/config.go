@@ -5,6 +5,9 @@
 package config
 
 import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +21,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
 
 	"github.com/dustin/go-humanize"
 	"github.com/kelseyhightower/envconfig"
@@ -38,7 +42,7 @@ type Config struct {
 	Password        string        `envconfig:"ETCD_BACKUP_PASSWORD" desc:"etcd password, when etcd auth is enabled (never logged)"`
 	DialTimeout     Duration      `envconfig:"ETCD_BACKUP_DIAL_TIMEOUT" default:"5s" desc:"time to connect to one endpoint"`
 	SnapshotTimeout Duration      `envconfig:"ETCD_BACKUP_SNAPSHOT_TIMEOUT" default:"30m" desc:"time for the whole snapshot stream"`
-	Destinations    []string      `envconfig:"ETCD_BACKUP_DESTINATIONS" default:"/backup/host" desc:"comma-separated absolute directory paths or blob URLs (s3://, gs://, azblob://, file://, mem://)"`
+	Destinations    []string      `envconfig:"ETCD_BACKUP_DESTINATIONS" default:"/backup/host" desc:"comma-separated absolute directory paths or blob URLs (s3://, gs://, azblob://, file://)"`
 	Retention       Retention     `envconfig:"ETCD_BACKUP_RETENTION" default:"5d" desc:"delete own snapshots older than this (Go duration such as 120h, or whole days such as 5d)"`
 	KeepMin         int           `envconfig:"ETCD_BACKUP_KEEP_MIN" default:"3" desc:"newest snapshots always kept per destination (at least 1)"`
 	NamePrefix      string        `envconfig:"ETCD_BACKUP_NAME_PREFIX" default:"etcd-snapshot-" desc:"snapshot name prefix; only <prefix>YYYYMMDDTHHMMSSZ.db names are ever pruned"`
@@ -139,25 +143,8 @@ func (c *Config) Validate() error {
 
 // validateEtcd checks how etcd is reached: endpoints, TLS files, user.
 func (c *Config) validateEtcd() error {
-	if len(c.Endpoints) == 0 {
-		return invalid("ENDPOINTS", "", "accepted: one or more comma-separated URLs such as https://127.0.0.1:2379")
-	}
-	secure, plain := false, false
-	for i, ep := range c.Endpoints {
-		ep = strings.TrimSpace(ep)
-		c.Endpoints[i] = ep
-		u, err := url.Parse(ep)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Hostname() == "" || u.Port() == "" || (u.Path != "" && u.Path != "/") {
-			return invalid("ENDPOINTS", strings.Join(c.Endpoints, ","), fmt.Sprintf("%q is not a client URL; accepted: http(s)://host:port, comma-separated", ep))
-		}
-		if u.Scheme == "https" {
-			secure = true
-		} else {
-			plain = true
-		}
-	}
-	if secure && plain {
-		return invalid("ENDPOINTS", strings.Join(c.Endpoints, ","), "mixes http:// and https://; accepted: all endpoints with the same scheme")
+	if err := c.validateEndpoints(); err != nil {
+		return err
 	}
 	if (c.Cert == "") != (c.Key == "") {
 		if c.Cert == "" {
@@ -165,24 +152,15 @@ func (c *Config) validateEtcd() error {
 		}
 		return invalid("KEY", c.Key, "empty while ETCD_BACKUP_CERT is set; accepted: both CERT and KEY set, or both empty")
 	}
-	if plain {
+	if strings.HasPrefix(c.Endpoints[0], "http://") {
 		for _, f := range []struct{ name, v string }{{"CACERT", c.CACert}, {"CERT", c.Cert}, {"KEY", c.Key}} {
 			if f.v != "" {
 				return invalid(f.name, f.v, "a TLS file is set but ETCD_BACKUP_ENDPOINTS uses http://; accepted: https:// endpoints, or CACERT, CERT and KEY all empty")
 			}
 		}
 	}
-	for _, f := range []struct{ name, v string }{{"CACERT", c.CACert}, {"CERT", c.Cert}, {"KEY", c.Key}} {
-		if f.v == "" {
-			continue
-		}
-		st, err := os.Stat(f.v)
-		if err != nil {
-			return invalid(f.name, f.v, fmt.Sprintf("cannot read it (%v); accepted: a readable PEM file, or empty", errors.Unwrap(err)))
-		}
-		if st.IsDir() {
-			return invalid(f.name, f.v, "is a directory; accepted: a readable PEM file, or empty")
-		}
+	if err := c.validateTLSFiles(); err != nil {
+		return err
 	}
 	if (c.Username == "") != (c.Password == "") {
 		if c.Username == "" {
@@ -191,6 +169,134 @@ func (c *Config) validateEtcd() error {
 		return invalid("PASSWORD", "", "empty while ETCD_BACKUP_USERNAME is set; accepted: both set, or both empty")
 	}
 	return nil
+}
+
+// validateEndpoints accepts http(s)://host:port URLs, all of one scheme.
+// Credentials in them are refused: an endpoint is shown in logs and in the
+// summary, and etcd takes its user from USERNAME and PASSWORD.
+func (c *Config) validateEndpoints() error {
+	shown := func() string { return location.RedactText(strings.Join(c.Endpoints, ",")) }
+	if len(c.Endpoints) == 0 {
+		return invalid("ENDPOINTS", "", "accepted: one or more comma-separated URLs such as https://127.0.0.1:2379")
+	}
+	schemes := map[string]bool{}
+	for i, ep := range c.Endpoints {
+		ep = strings.TrimSpace(ep)
+		c.Endpoints[i] = ep
+		if err := listEntry("ENDPOINTS", shown, i, ep); err != nil {
+			return err
+		}
+		u, err := url.Parse(ep)
+		if err == nil && u.User != nil {
+			return invalid("ENDPOINTS", shown(), "credentials in an endpoint URL are not accepted; accepted: http(s)://host:port, with ETCD_BACKUP_USERNAME and ETCD_BACKUP_PASSWORD for etcd authentication")
+		}
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Hostname() == "" || u.Port() == "" ||
+			(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+			return invalid("ENDPOINTS", shown(), fmt.Sprintf("%q is not a client URL; accepted: http(s)://host:port, comma-separated", location.RedactText(ep)))
+		}
+		schemes[u.Scheme] = true
+	}
+	if len(schemes) > 1 {
+		return invalid("ENDPOINTS", shown(), "mixes http:// and https://; accepted: all endpoints with the same scheme")
+	}
+	return nil
+}
+
+// listEntry refuses an empty entry of a comma-separated list, and one with
+// a newline or another control character inside: a Helm "|" block value
+// ends in a newline (trimmed, like other surrounding space) and puts one
+// between lines, which would otherwise become part of a name.
+func listEntry(name string, shown func() string, i int, v string) error {
+	if v == "" {
+		return invalid(name, shown(), "has an empty entry; accepted: entries separated by single commas")
+	}
+	if strings.ContainsFunc(v, unicode.IsControl) {
+		return invalid(name, shown(), fmt.Sprintf("entry %d contains a newline or another control character; accepted: entries separated by commas on one line (in Helm values, a plain string rather than a | block)", i+1))
+	}
+	return nil
+}
+
+// validateTLSFiles reads the TLS files: the CA bundle must hold
+// certificates, CERT a certificate, KEY its private key. A wrong file
+// would otherwise show only later, as an unknown authority or a refused
+// handshake.
+func (c *Config) validateTLSFiles() error {
+	files := map[string][]byte{}
+	for _, f := range []struct{ name, v string }{{"CACERT", c.CACert}, {"CERT", c.Cert}, {"KEY", c.Key}} {
+		if f.v == "" {
+			continue
+		}
+		if strings.ContainsFunc(f.v, unicode.IsControl) {
+			return invalid(f.name, f.v, "contains a newline or another control character; accepted: a readable PEM file, or empty")
+		}
+		st, err := os.Stat(f.v)
+		if err == nil && st.IsDir() {
+			return invalid(f.name, f.v, "is a directory; accepted: a readable PEM file, or empty")
+		}
+		b, err := os.ReadFile(f.v)
+		if err != nil {
+			return invalid(f.name, f.v, fmt.Sprintf("cannot read it (%v); accepted: a readable PEM file, or empty", errors.Unwrap(err)))
+		}
+		files[f.name] = b
+	}
+	for _, name := range []string{"CACERT", "CERT"} {
+		if b, ok := files[name]; ok {
+			if err := pemCertificates(b); err != nil {
+				v := c.CACert
+				if name == "CERT" {
+					v = c.Cert
+				}
+				return invalid(name, v, fmt.Sprintf("%v; accepted: a PEM file of CERTIFICATE blocks, or empty", err))
+			}
+		}
+	}
+	if c.Cert == "" {
+		return nil
+	}
+	if !hasPrivateKey(files["KEY"]) {
+		return invalid("KEY", c.Key, "holds no PEM private key; accepted: the PEM private key of ETCD_BACKUP_CERT, or empty")
+	}
+	if _, err := tls.X509KeyPair(files["CERT"], files["KEY"]); err != nil {
+		return invalid("KEY", c.Key, fmt.Sprintf("is not the key of ETCD_BACKUP_CERT=%s (%v); accepted: the PEM private key of that certificate", c.Cert, err))
+	}
+	return nil
+}
+
+// pemCertificates checks that b holds at least one certificate and that
+// every CERTIFICATE block in it parses.
+func pemCertificates(b []byte) error {
+	n := 0
+	for {
+		var block *pem.Block
+		block, b = pem.Decode(b)
+		if block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			continue
+		}
+		if _, err := x509.ParseCertificate(block.Bytes); err != nil {
+			return fmt.Errorf("certificate %d does not parse (%v)", n+1, err)
+		}
+		n++
+	}
+	if n == 0 {
+		return errors.New("holds no PEM certificate")
+	}
+	return nil
+}
+
+func hasPrivateKey(b []byte) bool {
+	for {
+		var block *pem.Block
+		block, b = pem.Decode(b)
+		if block == nil {
+			return false
+		}
+		if strings.HasSuffix(block.Type, "PRIVATE KEY") {
+			return true
+		}
+	}
 }
 
 func (c *Config) validateTimeouts() error {
@@ -255,14 +361,14 @@ func (c *Config) validateMetrics() error {
 		const accepted = "accepted: http(s)://host[:port][/path] of a Pushgateway, without credentials, query or fragment, or empty"
 		u, err := url.Parse(c.PushgatewayURL)
 		if err != nil {
-			return invalid("PUSHGATEWAY_URL", location.Bare(c.PushgatewayURL), "not a URL; "+accepted)
+			return invalid("PUSHGATEWAY_URL", location.RedactText(c.PushgatewayURL), "not a URL; "+accepted)
 		}
 		switch {
 		case u.User != nil:
 			// Shown without them: they hold a password.
-			return invalid("PUSHGATEWAY_URL", location.Bare(c.PushgatewayURL), "has credentials in it; "+accepted)
+			return invalid("PUSHGATEWAY_URL", location.RedactText(c.PushgatewayURL), "has credentials in it; "+accepted)
 		case u.Scheme != "http" && u.Scheme != "https", u.Hostname() == "", u.RawQuery != "", u.Fragment != "", u.Opaque != "":
-			return invalid("PUSHGATEWAY_URL", location.Bare(c.PushgatewayURL), accepted)
+			return invalid("PUSHGATEWAY_URL", location.RedactText(c.PushgatewayURL), accepted)
 		}
 		if c.MetricsInstance == "" {
 			return invalid("METRICS_INSTANCE", "", "empty and the host name is unknown; accepted: a name for this backup's Pushgateway group, such as the node name")
@@ -276,56 +382,61 @@ func (c *Config) validateMetrics() error {
 	return nil
 }
 
+// validateDestinations reads every destination as the run will open it,
+// and refuses one directory listed twice, however it is spelled (a path or
+// a file:// URL, trailing slashes, .., symlinks).
 func (c *Config) validateDestinations() error {
-	all := strings.Join(c.Destinations, ",")
+	shown := func() string { return location.RedactText(strings.Join(c.Destinations, ",")) }
 	if len(c.Destinations) == 0 {
-		return invalid("DESTINATIONS", all, "accepted: one or more comma-separated absolute paths or URLs (s3://, gs://, azblob://, file://, mem://)")
+		return invalid("DESTINATIONS", "", "accepted: one or more comma-separated absolute paths or URLs (s3://, gs://, azblob://, file://)")
 	}
-	seen := map[string]bool{}
+	seen := map[string]string{}
 	for i, d := range c.Destinations {
 		d = strings.TrimSpace(d)
 		c.Destinations[i] = d
-		switch {
-		case d == "":
-			return invalid("DESTINATIONS", all, "has an empty entry; accepted: absolute paths or URLs, comma-separated")
-		case strings.HasPrefix(d, "/"):
-			if filepath.Clean(d) == "/" {
-				return invalid("DESTINATIONS", all, "the root directory / is not accepted; accepted: an absolute directory path below /")
-			}
-			d = filepath.Clean(d)
-			c.Destinations[i] = d
-		default:
-			if err := checkURL(d, all); err != nil {
-				return err
-			}
+		if err := listEntry("DESTINATIONS", shown, i, d); err != nil {
+			return err
 		}
-		if seen[d] {
-			return invalid("DESTINATIONS", all, fmt.Sprintf("%q is listed twice; accepted: each destination once", location.Bare(d)))
+		spec, err := location.Parse(d)
+		if err != nil {
+			return invalid("DESTINATIONS", shown(), fmt.Sprintf("entry %q: %v", location.RedactText(d), err))
 		}
-		seen[d] = true
+		if spec.Local() {
+			c.Destinations[i] = spec.Dir
+		}
+		key, err := sameness(spec)
+		if err != nil {
+			return invalid("DESTINATIONS", shown(), fmt.Sprintf("entry %q: %v", location.RedactText(d), err))
+		}
+		if other, dup := seen[key]; dup {
+			same := "the same destination"
+			if dir := spec.Directory(); dir != "" {
+				same = "the same directory " + key
+			}
+			return invalid("DESTINATIONS", shown(), fmt.Sprintf("%q and %q are %s; accepted: each destination once",
+				other, location.RedactText(d), same))
+		}
+		seen[key] = location.RedactText(d)
 	}
 	return nil
 }
 
-// checkURL refuses what cannot be an object storage URL at all. The rest of
-// location.Parse's rules (parameters, credentials) are applied when the
-// destination is opened.
-func checkURL(d, all string) error {
-	spec, _ := location.Parse(d)
-	u := spec.URL
-	if u == nil || u.Scheme == "" || !strings.Contains(d, "://") {
-		return invalid("DESTINATIONS", all, fmt.Sprintf("%q is neither an absolute path nor a URL; accepted: /abs/dir or s3://, gs://, azblob://, file://, mem:// URLs", location.Bare(d)))
+// sameness is what two specs of one destination have in common: the
+// directory with its symlinks resolved, or the bucket and key prefix.
+func sameness(spec location.Spec) (string, error) {
+	dir := spec.Directory()
+	if dir == "" {
+		// The bucket URL has its parameters in a fixed order.
+		return spec.Bucket.String() + " " + spec.Prefix, nil
 	}
-	if !location.Known(u.Scheme) {
-		return invalid("DESTINATIONS", all, fmt.Sprintf("scheme %q is not supported; accepted: absolute paths or s3://, gs://, azblob://, file://, mem:// URLs", u.Scheme))
+	real, err := location.Resolve(dir)
+	if err != nil {
+		return "", err
 	}
-	if u.Scheme != "mem" && u.Scheme != "file" && u.Host == "" {
-		return invalid("DESTINATIONS", location.Bare(d), "names no bucket; accepted: scheme://bucket[/prefix][?options]")
+	if real == "/" {
+		return "", fmt.Errorf("resolves to the root directory /; accepted: an absolute directory path below /")
 	}
-	if u.Scheme == "file" && (u.Host != "" || !filepath.IsAbs(u.Path)) {
-		return invalid("DESTINATIONS", location.Bare(d), "accepted: file:///absolute/dir")
-	}
-	return nil
+	return real, nil
 }
 
 type field struct{ key, def, desc string }

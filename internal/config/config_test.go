@@ -6,29 +6,59 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/etcd-backup/etcd-backup/internal/config"
+	"github.com/etcd-backup/etcd-backup/internal/etcdtest"
 	"github.com/etcd-backup/etcd-backup/internal/testkit"
 )
 
+// certs are a CA, client and server certificates with their keys, made
+// once for every test.
+var certs = sync.OnceValues(func() (etcdtest.Certs, error) {
+	dir, err := os.MkdirTemp("", "config-test-certs-")
+	if err != nil {
+		return etcdtest.Certs{}, err
+	}
+	return etcdtest.GenerateCerts(dir)
+})
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if c, err := certs(); err == nil {
+		os.RemoveAll(c.Dir)
+	}
+	os.Exit(code)
+}
+
 // setEnv clears every ETCD_BACKUP_ variable, points the TLS files at real
-// files, then applies env.
+// PEM files, then applies env; "{certs}" in a value is the directory of the
+// test certificates.
 func setEnv(t *testing.T, env map[string]string) {
 	t.Helper()
 	testkit.ClearEnv(t, "ETCD_BACKUP_")
-	dir := t.TempDir()
-	for _, name := range []string{"CACERT", "CERT", "KEY"} {
-		p := filepath.Join(dir, strings.ToLower(name)+".pem")
-		if err := os.WriteFile(p, []byte("pem"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		t.Setenv("ETCD_BACKUP_"+name, p)
+	c, err := certs()
+	if err != nil {
+		t.Fatal(err)
 	}
+	t.Setenv("ETCD_BACKUP_CACERT", c.CA)
+	t.Setenv("ETCD_BACKUP_CERT", c.ClientCert)
+	t.Setenv("ETCD_BACKUP_KEY", c.ClientKey)
 	for k, v := range env {
-		t.Setenv(k, v)
+		t.Setenv(k, strings.ReplaceAll(v, "{certs}", c.Dir))
 	}
+}
+
+// writeFile writes content to name in a new temporary directory.
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 func TestDefaults(t *testing.T) {
@@ -101,10 +131,10 @@ func TestBadValues(t *testing.T) {
 		{map[string]string{"ETCD_BACKUP_DESTINATIONS": "backup/host"}, []string{"ETCD_BACKUP_DESTINATIONS", "absolute path"}},
 		{map[string]string{"ETCD_BACKUP_DESTINATIONS": "/"}, []string{"ETCD_BACKUP_DESTINATIONS", "root directory"}},
 		{map[string]string{"ETCD_BACKUP_DESTINATIONS": "/a,,/b"}, []string{"ETCD_BACKUP_DESTINATIONS", "empty entry"}},
-		{map[string]string{"ETCD_BACKUP_DESTINATIONS": "/a,/a/"}, []string{"ETCD_BACKUP_DESTINATIONS", "twice"}},
+		{map[string]string{"ETCD_BACKUP_DESTINATIONS": "/a,/a/"}, []string{"ETCD_BACKUP_DESTINATIONS", "the same directory /a"}},
 		{map[string]string{"ETCD_BACKUP_DESTINATIONS": "ftp://host/dir"}, []string{"ETCD_BACKUP_DESTINATIONS", `"ftp"`, "s3://"}},
-		{map[string]string{"ETCD_BACKUP_DESTINATIONS": "s3:///prefix"}, []string{"ETCD_BACKUP_DESTINATIONS", "no bucket"}},
-		{map[string]string{"ETCD_BACKUP_DESTINATIONS": "file://relative/dir"}, []string{"ETCD_BACKUP_DESTINATIONS", "file:///absolute"}},
+		{map[string]string{"ETCD_BACKUP_DESTINATIONS": "s3:///prefix"}, []string{"ETCD_BACKUP_DESTINATIONS", "bucket name missing"}},
+		{map[string]string{"ETCD_BACKUP_DESTINATIONS": "file://relative/dir"}, []string{"ETCD_BACKUP_DESTINATIONS", "file:///path/to/dir"}},
 		{map[string]string{"ETCD_BACKUP_RETENTION": "5 days"}, []string{"ETCD_BACKUP_RETENTION", `"5 days"`, "5d"}},
 		{map[string]string{"ETCD_BACKUP_RETENTION": "-5d"}, []string{"ETCD_BACKUP_RETENTION", "5d"}},
 		{map[string]string{"ETCD_BACKUP_RETENTION": "-1h"}, []string{"ETCD_BACKUP_RETENTION", "positive"}},
@@ -236,5 +266,113 @@ func TestUsageListsEveryVariable(t *testing.T) {
 	}
 	if !strings.Contains(b.String(), "https://127.0.0.1:2379") || !strings.Contains(b.String(), "5d") {
 		t.Errorf("usage lacks defaults:\n%s", b.String())
+	}
+}
+
+// TestRefusedBeforeAnyWork covers values that used to pass the
+// configuration and fail (or do harm) only later in the run: each must be
+// refused here, naming the variable, without showing a credential.
+func TestRefusedBeforeAnyWork(t *testing.T) {
+	const secret = "s3cr3t-Pa55"
+	notPEM := writeFile(t, "not.pem", "this is not PEM\n")
+	cases := []struct {
+		name string
+		env  map[string]string
+		want []string
+	}{
+		{"credentials in an endpoint", map[string]string{"ETCD_BACKUP_ENDPOINTS": "https://root:" + secret + "@127.0.0.1:2379"},
+			[]string{"ETCD_BACKUP_ENDPOINTS", "credentials", "ETCD_BACKUP_USERNAME"}},
+		{"credentials in a second endpoint", map[string]string{"ETCD_BACKUP_ENDPOINTS": "https://a:2379,https://root:" + secret + "@b:2379"},
+			[]string{"ETCD_BACKUP_ENDPOINTS", "credentials", "https://a:2379,https://b:2379"}},
+		{"credentials in an endpoint without port", map[string]string{"ETCD_BACKUP_ENDPOINTS": "https://root:" + secret + "@127.0.0.1"},
+			[]string{"ETCD_BACKUP_ENDPOINTS", "credentials"}},
+		{"a query on an endpoint", map[string]string{"ETCD_BACKUP_ENDPOINTS": "https://127.0.0.1:2379?token=" + secret},
+			[]string{"ETCD_BACKUP_ENDPOINTS", "not a client URL"}},
+		{"credentials in a destination", map[string]string{"ETCD_BACKUP_DESTINATIONS": "/backup/host,s3://AKIA:" + secret + "@bucket/etcd"},
+			[]string{"ETCD_BACKUP_DESTINATIONS", "credentials in the URL are not accepted", "s3://bucket/etcd"}},
+		{"a secret destination parameter", map[string]string{"ETCD_BACKUP_DESTINATIONS": "s3://bucket?aws_secret_access_key=" + secret},
+			[]string{"ETCD_BACKUP_DESTINATIONS", `unknown query parameter "aws_secret_access_key"`}},
+		{"credentials in a destination endpoint", map[string]string{"ETCD_BACKUP_DESTINATIONS": "s3://bucket?endpoint=http://u:" + secret + "@minio:9000"},
+			[]string{"ETCD_BACKUP_DESTINATIONS", "without credentials"}},
+		{"file:///", map[string]string{"ETCD_BACKUP_DESTINATIONS": "file:///"}, []string{"ETCD_BACKUP_DESTINATIONS", "root directory"}},
+		{"file:////", map[string]string{"ETCD_BACKUP_DESTINATIONS": "file:////"}, []string{"ETCD_BACKUP_DESTINATIONS", "root directory"}},
+		{"file:///x/..", map[string]string{"ETCD_BACKUP_DESTINATIONS": "file:///x/.."}, []string{"ETCD_BACKUP_DESTINATIONS", "root directory"}},
+		{"/x/..//", map[string]string{"ETCD_BACKUP_DESTINATIONS": "/x/..//"}, []string{"ETCD_BACKUP_DESTINATIONS", "root directory"}},
+		{"file://localhost/", map[string]string{"ETCD_BACKUP_DESTINATIONS": "file://localhost/"}, []string{"ETCD_BACKUP_DESTINATIONS", "root directory"}},
+		{"mem://", map[string]string{"ETCD_BACKUP_DESTINATIONS": "mem://"}, []string{"ETCD_BACKUP_DESTINATIONS", `unsupported scheme "mem"`}},
+		{"mem:// with a bucket", map[string]string{"ETCD_BACKUP_DESTINATIONS": "/a,mem://bucket/etcd"}, []string{"ETCD_BACKUP_DESTINATIONS", `unsupported scheme "mem"`}},
+		{"a newline inside", map[string]string{"ETCD_BACKUP_DESTINATIONS": "/backup/host\n/backup/pvc"},
+			[]string{"ETCD_BACKUP_DESTINATIONS", `"/backup/host\n/backup/pvc"`, "entry 1 contains a newline", "commas"}},
+		{"a tab inside", map[string]string{"ETCD_BACKUP_DESTINATIONS": "/a,/b\tc"}, []string{"ETCD_BACKUP_DESTINATIONS", "entry 2 contains a newline or another control character"}},
+		{"a newline inside an endpoint", map[string]string{"ETCD_BACKUP_ENDPOINTS": "https://a:2379\nhttps://b:2379"},
+			[]string{"ETCD_BACKUP_ENDPOINTS", "entry 1 contains a newline"}},
+		{"a path and its file URL", map[string]string{"ETCD_BACKUP_DESTINATIONS": "/x,file:///x"}, []string{"ETCD_BACKUP_DESTINATIONS", `"/x" and "file:///x" are the same directory /x`}},
+		{"a file URL with a trailing slash", map[string]string{"ETCD_BACKUP_DESTINATIONS": "file:///x/y/,/x/y"}, []string{"ETCD_BACKUP_DESTINATIONS", "the same directory /x/y"}},
+		{"a file URL on localhost", map[string]string{"ETCD_BACKUP_DESTINATIONS": "file://localhost/x/y,/x/z/../y"}, []string{"ETCD_BACKUP_DESTINATIONS", "the same directory /x/y"}},
+		{"a symlink and its target", map[string]string{"ETCD_BACKUP_DESTINATIONS": "{certs}/../link/sub,{certs}/sub"}, []string{"ETCD_BACKUP_DESTINATIONS", "the same directory"}},
+		{"a symlink to the root", map[string]string{"ETCD_BACKUP_DESTINATIONS": "{certs}/../rootlink"}, []string{"ETCD_BACKUP_DESTINATIONS", "resolves to the root directory"}},
+		{"a bucket twice", map[string]string{"ETCD_BACKUP_DESTINATIONS": "s3://b/etcd?region=r&use_path_style=true,s3://b/etcd/?use_path_style=true&region=r"},
+			[]string{"ETCD_BACKUP_DESTINATIONS", "are the same destination"}},
+		{"a CA that is not PEM", map[string]string{"ETCD_BACKUP_CACERT": notPEM}, []string{"ETCD_BACKUP_CACERT", notPEM, "holds no PEM certificate"}},
+		{"a CA that is a key", map[string]string{"ETCD_BACKUP_CACERT": "{certs}/ca.key"}, []string{"ETCD_BACKUP_CACERT", "holds no PEM certificate"}},
+		{"a CA that does not parse", map[string]string{"ETCD_BACKUP_CACERT": writeFile(t, "bad.crt", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")},
+			[]string{"ETCD_BACKUP_CACERT", "certificate 1 does not parse"}},
+		{"a client certificate that is not PEM", map[string]string{"ETCD_BACKUP_CERT": notPEM}, []string{"ETCD_BACKUP_CERT", "holds no PEM certificate"}},
+		{"a client certificate that is a key", map[string]string{"ETCD_BACKUP_CERT": "{certs}/client.key"}, []string{"ETCD_BACKUP_CERT", "holds no PEM certificate"}},
+		{"a key that is not PEM", map[string]string{"ETCD_BACKUP_KEY": notPEM}, []string{"ETCD_BACKUP_KEY", "holds no PEM private key"}},
+		{"a key that is a certificate", map[string]string{"ETCD_BACKUP_KEY": "{certs}/client.crt"}, []string{"ETCD_BACKUP_KEY", "holds no PEM private key"}},
+		{"a key of another certificate", map[string]string{"ETCD_BACKUP_KEY": "{certs}/server.key"}, []string{"ETCD_BACKUP_KEY", "is not the key of ETCD_BACKUP_CERT", "client.crt"}},
+	}
+	c, err := certs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(c.Dir, filepath.Join(c.Dir, "..", "link")); err != nil && !os.IsExist(err) {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/", filepath.Join(c.Dir, "..", "rootlink")); err != nil && !os.IsExist(err) {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for _, l := range []string{"link", "rootlink"} {
+			if err := os.Remove(filepath.Join(c.Dir, "..", l)); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			setEnv(t, tc.env)
+			_, err := config.Load()
+			var ce *config.Error
+			if !errors.As(err, &ce) {
+				t.Fatalf("err = %v, want a configuration error", err)
+			}
+			msg := err.Error()
+			if strings.Contains(msg, "\n") {
+				t.Errorf("error is not one line: %q", msg)
+			}
+			if strings.Contains(msg, secret) {
+				t.Errorf("error shows the secret: %s", msg)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(msg, strings.ReplaceAll(w, "{certs}", c.Dir)) {
+					t.Errorf("error %q does not mention %q", msg, w)
+				}
+			}
+		})
+	}
+}
+
+// TestSurroundingSpaceTrimmed: a Helm | block ends in a newline; around an
+// entry it is trimmed like other space, so the value means what it shows.
+func TestSurroundingSpaceTrimmed(t *testing.T) {
+	setEnv(t, map[string]string{"ETCD_BACKUP_DESTINATIONS": "/backup/host\n", "ETCD_BACKUP_ENDPOINTS": " https://127.0.0.1:2379\n"})
+	c, err := config.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(c.Destinations, []string{"/backup/host"}) || !reflect.DeepEqual(c.Endpoints, []string{"https://127.0.0.1:2379"}) {
+		t.Fatalf("destinations %q, endpoints %q", c.Destinations, c.Endpoints)
 	}
 }

@@ -8,9 +8,11 @@ package location
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 )
@@ -32,6 +34,22 @@ type Spec struct {
 // Local reports whether the spec is a local directory.
 func (s Spec) Local() bool { return s.Dir != "" }
 
+// Directory is the local directory the spec writes to, however it is
+// spelled (a path or a file:// URL), cleaned; "" for object storage.
+func (s Spec) Directory() string {
+	if s.Local() {
+		return s.Dir
+	}
+	if s.Bucket != nil && s.Bucket.Scheme == "file" {
+		return s.Bucket.Path
+	}
+	return ""
+}
+
+// errRoot refuses the root directory: it would become a write and prune
+// target, whichever way it is spelled.
+var errRoot = errors.New("the root directory / is not accepted; accepted: an absolute directory path below /")
+
 // isLocal reports whether a spec is a local directory (an absolute path)
 // rather than a URL.
 func isLocal(spec string) bool {
@@ -46,9 +64,8 @@ func isLocal(spec string) bool {
 //	gs://bucket/prefix
 //	azblob://container/prefix
 //	file:///abs/dir
-//	mem://
 //
-// For s3, gs, azblob and mem the path after the bucket is a key prefix
+// For s3, gs and azblob the path after the bucket is a key prefix
 // inside it, taken as a directory (objects are named prefix/<name>); the
 // prefix= parameter gives a literal key prefix instead. For file the path is
 // the directory. A URL holding credentials is refused. Errors name what was
@@ -56,7 +73,11 @@ func isLocal(spec string) bool {
 // returned with an error holds what could be read.
 func Parse(spec string) (Spec, error) {
 	if isLocal(spec) {
-		return Spec{Dir: filepath.Clean(spec)}, nil
+		dir := filepath.Clean(spec)
+		if dir == "/" {
+			return Spec{}, errRoot
+		}
+		return Spec{Dir: dir}, nil
 	}
 	u, err := url.Parse(spec)
 	if err != nil {
@@ -86,7 +107,6 @@ var schemes = map[string][]string{
 	"gs":     {"anonymous", "universe_domain", "grpc", "zonal", "prefix"},
 	"azblob": {"domain", "protocol", "cdn", "localemu", "storage_account", "prefix"},
 	"file":   {"create_dir", "dir_file_mode", "no_tmp_dir", "metadata", "prefix"},
-	"mem":    {"prefix"},
 }
 
 // shownParams are the query parameters whose values Redact keeps: they say
@@ -144,14 +164,17 @@ func bucketURL(spec string, u *url.URL) (*url.URL, string, error) {
 		if (u.Host != "" && u.Host != "localhost") || !strings.HasPrefix(u.Path, "/") {
 			return nil, "", errors.New("a file:// URL names an absolute directory: file:///path/to/dir")
 		}
-		g.Path = u.Path
+		g.Path = filepath.Clean(u.Path)
+		if g.Path == "/" {
+			return nil, "", errRoot
+		}
 		setDefault(q, "create_dir", "true")
 		setDefault(q, "dir_file_mode", "0700")
 		// Temporary files next to the final name: the rename stays on one
 		// filesystem and nothing is written outside the directory.
 		setDefault(q, "no_tmp_dir", "true")
 	} else {
-		if u.Host == "" && u.Scheme != "mem" {
+		if u.Host == "" {
 			return nil, "", fmt.Errorf("bucket name missing: expected %s://bucket/prefix", u.Scheme)
 		}
 		if p := strings.Trim(u.Path, "/"); p != "" {
@@ -250,7 +273,7 @@ func Redact(spec string) string {
 	}
 	shown := u.String()
 	if u.Host == "" && u.Path == "" && u.Opaque == "" && strings.HasPrefix(spec, u.Scheme+"://") {
-		// url.URL drops the // of an empty authority: keep mem:// as given.
+		// url.URL drops the // of an empty authority: keep scheme:// as given.
 		shown = u.Scheme + "://" + strings.TrimPrefix(shown, u.Scheme+":")
 	}
 	return shown
@@ -297,18 +320,6 @@ func secrets(spec string) []string {
 	return out
 }
 
-// Bare is a URL without user information and query, for messages that
-// quote a spec only to point at it; "(unparsable URL)" if it does not parse.
-func Bare(spec string) string {
-	u, err := url.Parse(spec)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	u.User = nil
-	u.RawQuery = ""
-	return u.String()
-}
-
 // Scrub replaces in text the spec and every value of it that Redact hides,
 // for errors of storage SDKs that quote them.
 func Scrub(spec, text string) string {
@@ -319,4 +330,83 @@ func Scrub(spec, text string) string {
 		text = strings.ReplaceAll(text, v, redacted)
 	}
 	return text
+}
+
+// urlWord finds URL-shaped words in text: a scheme, ://, and what follows up
+// to a space or a quote.
+var urlWord = regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.-]*://[^\s"'<>` + "`" + `]*`)
+
+// nextURL finds where a comma starts another URL inside a word: lists of
+// URLs are joined with commas.
+var nextURL = regexp.MustCompile(`,[A-Za-z][A-Za-z0-9+.-]*://`)
+
+// RedactText returns text with every URL-shaped word that could carry a
+// credential replaced by its Redact form; words that hold none stay as they
+// are. It is for text that may quote a configured value: log lines, errors,
+// the summary.
+func RedactText(text string) string {
+	if !strings.Contains(text, "://") {
+		return text
+	}
+	return urlWord.ReplaceAllStringFunc(text, func(word string) string {
+		var b strings.Builder
+		for {
+			loc := nextURL.FindStringIndex(word)
+			if loc == nil {
+				b.WriteString(redactWord(word))
+				return b.String()
+			}
+			b.WriteString(redactWord(word[:loc[0]]))
+			b.WriteByte(',')
+			word = word[loc[0]+1:]
+		}
+	})
+}
+
+// redactWord is Redact for a URL found in text, which leaves a URL that
+// shows nothing secret exactly as written.
+func redactWord(word string) string {
+	u, err := url.Parse(word)
+	if err != nil {
+		if strings.ContainsAny(word, "@?#") {
+			return Redact(word)
+		}
+		return word
+	}
+	if u.User != nil || u.Fragment != "" || u.Opaque != "" {
+		return Redact(word)
+	}
+	for k, vs := range u.Query() {
+		if !shownParams[k] {
+			return Redact(word)
+		}
+		for _, v := range vs {
+			if k == "endpoint" && redactWord(v) != v {
+				return Redact(word)
+			}
+		}
+	}
+	return word
+}
+
+// Resolve returns the directory dir (absolute and clean) with the symlinks
+// of its existing part resolved, so that two spellings of one directory
+// compare equal before it exists. It only reads the filesystem.
+func Resolve(dir string) (string, error) {
+	existing, rest := dir, ""
+	for {
+		real, err := filepath.EvalSymlinks(existing)
+		if err == nil {
+			return filepath.Join(real, rest), nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return "", fmt.Errorf("resolving %s: %w", existing, err)
+		}
+		parent := filepath.Dir(existing)
+		if parent == existing {
+			return dir, nil
+		}
+		rest = filepath.Join(filepath.Base(existing), rest)
+		existing = parent
+	}
 }
