@@ -22,6 +22,7 @@ import (
 	"github.com/etcd-backup/etcd-backup/internal/destination"
 	"github.com/etcd-backup/etcd-backup/internal/fetch"
 	"github.com/etcd-backup/etcd-backup/internal/location"
+	"github.com/etcd-backup/etcd-backup/internal/logging"
 	"github.com/etcd-backup/etcd-backup/internal/metrics"
 	"github.com/etcd-backup/etcd-backup/internal/priority"
 	"github.com/etcd-backup/etcd-backup/internal/verify"
@@ -86,7 +87,7 @@ func runBackup(stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log := newLogger(stderr, cfg.LogFormat, cfg.LogLevel)
+	log := logging.New(stderr, cfg.LogFormat, cfg.LogLevel)
 	if unknown := config.Unknown(os.Environ()); len(unknown) > 0 {
 		log.Warn("ignoring unknown variables (typo?)", "variables", unknown, "known", config.Keys())
 	}
@@ -126,16 +127,6 @@ func publishMetrics(ctx context.Context, log *slog.Logger, cfg config.Config, su
 	if err := p.Publish(context.WithoutCancel(ctx), metrics.FromSummary(sum, time.Now())); err != nil {
 		log.Warn("could not publish metrics; the backup itself is not affected", "error", err.Error())
 	}
-}
-
-func newLogger(w io.Writer, format, level string) *slog.Logger {
-	var lv slog.Level
-	_ = lv.UnmarshalText([]byte(level)) // validated by config
-	opts := &slog.HandlerOptions{Level: lv}
-	if format == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
-	}
-	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
 func verifyCmd() *cobra.Command {

@@ -111,3 +111,53 @@ func TestNoServerInBinary(t *testing.T) {
 		}
 	}
 }
+
+// TestCredentialsRefusedUnshown: a credential in a URL is refused before any
+// work (exit 2) and never shown; a hidden value of an accepted URL that
+// reaches the run is not shown either.
+func TestCredentialsRefusedUnshown(t *testing.T) {
+	srv, err := etcdtest.Start(t.TempDir(), etcdtest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	const secret = "pass-W0rd-77"
+	dir := t.TempDir()
+	host := strings.TrimPrefix(srv.Endpoint, "https://")
+	cases := []struct {
+		name string
+		env  map[string]string
+		code int
+		want string // in stderr
+	}{
+		{"endpoint", map[string]string{"ETCD_BACKUP_ENDPOINTS": "https://root:" + secret + "@" + host}, 2, "credentials"},
+		{"destination", map[string]string{"ETCD_BACKUP_DESTINATIONS": dir + ",s3://AKIA:" + secret + "@bucket/etcd"}, 2, "credentials"},
+		{"destination endpoint", map[string]string{"ETCD_BACKUP_DESTINATIONS": dir + ",s3://bucket?region=r&endpoint=http://u:" + secret + "@127.0.0.1:1"}, 2, "without credentials"},
+		{"hidden parameter", map[string]string{"ETCD_BACKUP_DESTINATIONS": dir + ",s3://bucket/etcd?region=r&use_path_style=true&endpoint=http://127.0.0.1:1&kmskeyid=" + secret,
+			"AWS_ACCESS_KEY_ID": "AKIAOFFLINE", "AWS_SECRET_ACCESS_KEY": "offline", "AWS_EC2_METADATA_DISABLED": "true",
+			"AWS_CONFIG_FILE": filepath.Join(dir, "none"), "AWS_SHARED_CREDENTIALS_FILE": filepath.Join(dir, "none")}, 1, "kmskeyid=REDACTED"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			testkit.ClearEnv(t, "ETCD_BACKUP_")
+			for k, v := range srv.Env() {
+				t.Setenv(k, v)
+			}
+			t.Setenv("ETCD_BACKUP_DESTINATIONS", dir)
+			for k, v := range c.env {
+				t.Setenv(k, v)
+			}
+			var stdout, stderr bytes.Buffer
+			code := run(nil, &stdout, &stderr)
+			if code != c.code {
+				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, c.code, stdout.String(), stderr.String())
+			}
+			if strings.Contains(stdout.String()+stderr.String(), secret) {
+				t.Errorf("the secret is shown:\nstdout: %s\nstderr: %s", stdout.String(), stderr.String())
+			}
+			if !strings.Contains(stderr.String(), c.want) {
+				t.Errorf("stderr lacks %q: %s", c.want, stderr.String())
+			}
+		})
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"math"
+	"reflect"
 	"slices"
 	"sync"
 	"time"
@@ -91,6 +92,7 @@ func Run(ctx context.Context, cfg config.Config, d Deps) (Summary, error) {
 	if sum.Destinations == nil {
 		sum.Destinations = []DestResult{}
 	}
+	redactStrings(reflect.ValueOf(&sum))
 	line, merr := json.Marshal(sum)
 	if merr != nil {
 		return sum, fmt.Errorf("encoding summary: %w", merr)

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"reflect"
 	"unicode/utf8"
 
+	"github.com/etcd-backup/etcd-backup/internal/location"
 	"github.com/etcd-backup/etcd-backup/internal/snapshot"
 	"github.com/etcd-backup/etcd-backup/internal/verify"
 )
@@ -133,4 +135,38 @@ func shorten(msg string) string {
 		cut--
 	}
 	return msg[:cut] + "..."
+}
+
+// redactStrings passes every string reachable from v through
+// location.RedactText, so that no field of the summary, present or added
+// later, shows a URL with what could be a credential.
+func redactStrings(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if !v.IsNil() {
+			redactStrings(v.Elem())
+		}
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if v.Type().Field(i).IsExported() {
+				redactStrings(v.Field(i))
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		for i := range v.Len() {
+			redactStrings(v.Index(i))
+		}
+	case reflect.Map:
+		// map values cannot be set in place; the summary's maps hold numbers
+		if v.Type().Elem().Kind() == reflect.String {
+			for _, k := range v.MapKeys() {
+				shown := reflect.ValueOf(location.RedactText(v.MapIndex(k).String()))
+				v.SetMapIndex(k, shown.Convert(v.Type().Elem()))
+			}
+		}
+	case reflect.String:
+		if v.CanSet() {
+			v.SetString(location.RedactText(v.String()))
+		}
+	}
 }

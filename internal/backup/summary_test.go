@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/etcd-backup/etcd-backup/internal/snapshot"
 )
 
 func TestTerminationMessageStaysValidJSON(t *testing.T) {
@@ -84,5 +87,30 @@ func TestTerminationMessageStaysValidJSON(t *testing.T) {
 				t.Errorf("written unchanged: %v, want %v", unchanged, c.complete)
 			}
 		})
+	}
+}
+
+func TestSummaryRedactsEveryString(t *testing.T) {
+	const secret = "pass-W0rd"
+	withCreds := "https://root:" + secret + "@10.0.0.1:2379"
+	s := Summary{
+		Status: StatusFailed, FailedStep: StepSnapshot, Error: "dial " + withCreds + ": refused",
+		Etcd: &snapshot.Member{Endpoint: withCreds},
+		Destinations: []DestResult{{Destination: "s3://b/etcd?region=r&token=" + secret, Status: StatusFailed,
+			Error: "uploading to s3://AKIA:" + secret + "@b/etcd", Pruned: []string{withCreds}}},
+		Seconds: map[string]float64{StepSnapshot: 1},
+	}
+	redactStrings(reflect.ValueOf(&s))
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), secret) {
+		t.Errorf("the summary shows the secret: %s", b)
+	}
+	for _, want := range []string{`"endpoint":"https://10.0.0.1:2379"`, `"error":"dial https://10.0.0.1:2379: refused"`, "token=REDACTED"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("the summary lacks %s: %s", want, b)
+		}
 	}
 }

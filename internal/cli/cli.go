@@ -56,7 +56,7 @@ func Execute(root *cobra.Command, args []string, stdout, stderr io.Writer) int {
 		return ExitOK
 	}
 	if !errors.Is(err, ErrReported) {
-		fmt.Fprintf(stderr, "%s: %s\n", cmd.CommandPath(), oneLine(err.Error()))
+		fmt.Fprintf(stderr, "%s: %s\n", cmd.CommandPath(), oneLine(location.RedactText(err.Error())))
 	}
 	return Code(err)
 }

@@ -364,8 +364,14 @@ func RedactText(text string) string {
 }
 
 // redactWord is Redact for a URL found in text, which leaves a URL that
-// shows nothing secret exactly as written.
+// shows nothing secret exactly as written. Punctuation that ends the word
+// ("dial https://host:2379: refused") is not part of the URL.
 func redactWord(word string) string {
+	trimmed := strings.TrimRight(word, ".,:;)]}")
+	return redactURL(trimmed) + word[len(trimmed):]
+}
+
+func redactURL(word string) string {
 	u, err := url.Parse(word)
 	if err != nil {
 		if strings.ContainsAny(word, "@?#") {
@@ -381,7 +387,7 @@ func redactWord(word string) string {
 			return Redact(word)
 		}
 		for _, v := range vs {
-			if k == "endpoint" && redactWord(v) != v {
+			if k == "endpoint" && redactURL(v) != v {
 				return Redact(word)
 			}
 		}
