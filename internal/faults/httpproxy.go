@@ -13,7 +13,7 @@ import (
 
 // HTTPFaults say which requests an HTTPProxy answers itself with an error.
 type HTTPFaults struct {
-	// Status is the error status answered, e.g. 500 or 503.
+	// Status is the error status answered, e.g. 500, 503, 429 or 403.
 	Status int
 	// First is how many requests get the error before the proxy starts
 	// forwarding; a negative number means every request.
@@ -58,9 +58,10 @@ func (p *HTTPProxy) handler(next http.Handler) http.Handler {
 			// Read the request as a server would before answering, so
 			// that the client sees the status and not a reset connection.
 			_, _ = io.Copy(io.Discard, r.Body)
-			code := "InternalError"
-			if p.faults.Status == http.StatusServiceUnavailable {
-				code = "ServiceUnavailable"
+			code := map[int]string{http.StatusServiceUnavailable: "ServiceUnavailable", http.StatusTooManyRequests: "SlowDown",
+				http.StatusForbidden: "AccessDenied"}[p.faults.Status]
+			if code == "" {
+				code = "InternalError"
 			}
 			w.Header().Set("Content-Type", "application/xml")
 			w.WriteHeader(p.faults.Status)

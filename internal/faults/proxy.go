@@ -51,10 +51,13 @@ const (
 	// with status OK (only on plaintext HTTP/2 server-to-client streams):
 	// the client sees a complete-looking but truncated stream.
 	EndStream
+	// Reset aborts both sides of the connection with a TCP reset, as a
+	// peer that crashed or a middlebox that dropped the connection does.
+	Reset
 )
 
 func (f Fault) String() string {
-	return [...]string{"pass", "stall", "hold", "cut", "flip", "end-stream"}[f]
+	return [...]string{"pass", "stall", "hold", "cut", "flip", "end-stream", "reset"}[f]
 }
 
 // Rule says which fault hits a direction of a connection, and when.
@@ -273,6 +276,14 @@ func (p *Proxy) pipe(d Direction, dst, src net.Conn, closeBoth func()) {
 					return
 				}
 			case Cut:
+				return
+			case Reset:
+				// With no linger time, close sends a reset instead of a FIN.
+				for _, c := range []net.Conn{dst, src} {
+					if tc, ok := c.(*net.TCPConn); ok {
+						_ = tc.SetLinger(0)
+					}
+				}
 				return
 			}
 		}

@@ -92,11 +92,15 @@ func permanentTLSOrAuth(err error) bool {
 
 // httpStatus finds an HTTP status code in the error chain: the AWS SDK's
 // errors carry one, and package destination gives the other storage SDKs'
-// errors the same method.
+// errors the same method. The AWS SDK reports 0 when no response came (a
+// refused or reset connection): that is no status, and the network error
+// beneath it decides.
 func httpStatus(err error) (int, bool) {
 	var withMethod interface{ HTTPStatusCode() int }
 	if errors.As(err, &withMethod) {
-		return withMethod.HTTPStatusCode(), true
+		if code := withMethod.HTTPStatusCode(); code >= 100 {
+			return code, true
+		}
 	}
 	return 0, false
 }

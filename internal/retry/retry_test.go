@@ -73,6 +73,10 @@ func TestTransient(t *testing.T) {
 		want bool
 	}{
 		{"connection refused", refused(t), true},
+		// the AWS SDK's error for a request that got no response
+		{"no response, status 0", statusError{0, refused(t)}, true},
+		{"status 503", statusError{503, errors.New("service unavailable")}, true},
+		{"status 403", statusError{403, errors.New("access denied")}, false},
 		{"body cut short", cutShort(t), true},
 		{"grpc unavailable", status.Error(codes.Unavailable, "connection error: desc = \"transport: Error while dialing: dial tcp 127.0.0.1:2379: connect: connection refused\""), true},
 		{"grpc unavailable from a TLS failure", status.Error(codes.Unavailable, "connection error: desc = \"transport: authentication handshake failed: tls: failed to verify certificate: x509: certificate signed by unknown authority\""), false},
@@ -128,3 +132,14 @@ func TestDo(t *testing.T) {
 		t.Fatal("Do waited past its context")
 	}
 }
+
+// statusError is an error with an HTTP status, as the AWS SDK's
+// ResponseError is.
+type statusError struct {
+	code int
+	err  error
+}
+
+func (e statusError) Error() string       { return fmt.Sprintf("StatusCode: %d, %v", e.code, e.err) }
+func (e statusError) Unwrap() error       { return e.err }
+func (e statusError) HTTPStatusCode() int { return e.code }
