@@ -22,6 +22,8 @@ import (
 	"google.golang.org/api/googleapi"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/etcd-backup/etcd-backup/internal/location"
 )
@@ -45,6 +47,8 @@ const (
 type Bucket struct {
 	spec   string // as configured; shown only through location.Redact
 	bucket *blob.Bucket
+	name   string // the bucket or container
+	prefix string // the key prefix inside it
 }
 
 var _ Destination = (*Bucket)(nil)
@@ -65,7 +69,7 @@ func openBucket(ctx context.Context, spec string) (*Bucket, error) {
 }
 
 func openParsed(ctx context.Context, spec string, s location.Spec) (*Bucket, error) {
-	b := &Bucket{spec: spec}
+	b := &Bucket{spec: spec, name: s.Bucket.Host, prefix: s.Prefix}
 	bucket, err := openBlobURL(ctx, s.Bucket)
 	if err != nil {
 		return nil, b.scrub(err)
@@ -240,6 +244,9 @@ func (b *Bucket) upload(ctx context.Context, name string, r io.Reader, size int6
 		BeforeWrite:    privateFile,
 	})
 	if err != nil {
+		if aerr := b.abortUploads(ctx, name, start); aerr != nil {
+			err = fmt.Errorf("%w; and removing the unfinished upload failed: %w", err, aerr)
+		}
 		if gcerrors.Code(err) == gcerrors.FailedPrecondition {
 			return Object{}, fmt.Errorf("%w: an object named %s appeared during the upload and was not replaced: %w", fs.ErrExist, name, err)
 		}
@@ -261,6 +268,46 @@ func (b *Bucket) upload(ctx context.Context, name string, r io.Reader, size int6
 	slog.DebugContext(ctx, "uploaded", "destination", b.String(), "name", name, "bytes", size,
 		"seconds", secs, "mib_per_second", float64(size)/(1<<20)/max(secs, 1e-9))
 	return Object{Name: name, ModTime: attrs.ModTime, Size: attrs.Size}, nil
+}
+
+// cleanupTimeout bounds the cleanup after a failed upload. It runs on a
+// context of its own: after SIGTERM the run's context has ended, and the
+// cleanup must still reach the store, briefly, before the Pod is killed.
+const cleanupTimeout = 10 * time.Second
+
+// abortUploads aborts the S3 multipart uploads of name begun since start.
+// The SDK aborts a failed upload itself, but with the upload's context: a
+// cancelled upload (SIGTERM) would leave its parts stored, and billed, until
+// a lifecycle rule removes them. Other stores keep no unfinished upload
+// under a name (Azure's uncommitted blocks and Google's resumable sessions
+// expire on their own).
+func (b *Bucket) abortUploads(ctx context.Context, name string, start time.Time) error {
+	var client *s3.Client
+	if !b.bucket.As(&client) {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	key := b.prefix + name
+	out, err := client.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: aws.String(b.name), Prefix: aws.String(key)})
+	if err != nil {
+		return fmt.Errorf("listing unfinished uploads: %w", b.scrub(err))
+	}
+	var errs []error
+	for _, u := range out.Uploads {
+		// Only this run's: the exact name, begun since this upload began
+		// (allowing for the store's clock).
+		if aws.ToString(u.Key) != key || aws.ToTime(u.Initiated).Before(start.Add(-time.Minute)) {
+			continue
+		}
+		_, err := client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: aws.String(b.name), Key: u.Key, UploadId: u.UploadId})
+		if err != nil {
+			errs = append(errs, b.scrub(err))
+			continue
+		}
+		slog.DebugContext(ctx, "aborted an unfinished upload", "destination", b.String(), "name", name)
+	}
+	return errors.Join(errs...)
 }
 
 // objectMetadata is what travels with the object; empty values are left

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"math/rand/v2"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,10 +18,13 @@ import (
 	"testing/iotest"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"gocloud.dev/blob"
 	"gocloud.dev/gcerrors"
 
 	"github.com/etcd-backup/etcd-backup/internal/blobtest"
+	"github.com/etcd-backup/etcd-backup/internal/faults"
 	"github.com/etcd-backup/etcd-backup/internal/location"
 	"github.com/etcd-backup/etcd-backup/internal/testkit"
 )
@@ -653,4 +657,61 @@ func objectNames(objs []Object) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// TestS3CancelledUploadLeavesNoParts cancels an upload while its parts are
+// on the way, as SIGTERM does: no multipart upload may stay open on the
+// server, and no object appears.
+func TestS3CancelledUploadLeavesNoParts(t *testing.T) {
+	s := blobtest.StartS3(t)
+	s.SetEnv(t)
+	// A part passes until 4 MiB of it have gone up; then the proxy holds the
+	// connection while the test cancels.
+	p, err := faults.Start(faults.Options{Target: strings.TrimPrefix(s.Endpoint, "http://"),
+		Up: faults.Rule{Fault: faults.Hold, After: 4 << 20, Once: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	q := url.Values{"endpoint": {"http://" + p.Addr()}, "region": {s.Region}, "use_path_style": {"true"}}
+	b := openVia(t, (&url.URL{Scheme: "s3", Host: s.Bucket, Path: "/etcd", RawQuery: q.Encode()}).String())
+
+	src, sum := makeFile(t, 64<<20)
+	name := "etcd-snapshot-20261123T170000Z.db"
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := b.Upload(ctx, name, src, testMeta(sum))
+		done <- err
+	}()
+	select {
+	case <-p.Held():
+	case err := <-done:
+		t.Fatalf("upload ended before the proxy held it: %v", err)
+	case <-time.After(time.Minute):
+		t.Fatal("the proxy did not see 4 MiB within a minute")
+	}
+	cancel()
+	p.Release()
+	select {
+	case err = <-done:
+	case <-time.After(time.Minute):
+		t.Fatal("upload still running a minute after it was cancelled")
+	}
+	if err == nil {
+		t.Fatal("the cancelled upload succeeded")
+	}
+	check, stop := context.WithTimeout(context.Background(), 30*time.Second)
+	defer stop()
+	mp, err := s.Client().ListMultipartUploads(check, &s3.ListMultipartUploadsInput{Bucket: aws.String(s.Bucket)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range mp.Uploads {
+		t.Errorf("unfinished multipart upload left: key %s, started %v", aws.ToString(u.Key), aws.ToTime(u.Initiated))
+	}
+	if _, err := s.Client().HeadObject(check, &s3.HeadObjectInput{Bucket: aws.String(s.Bucket), Key: aws.String("etcd/" + name)}); err == nil {
+		t.Error("an object appeared under the name of the cancelled upload")
+	}
 }
