@@ -52,8 +52,9 @@ type Destination interface {
 	// error is fs.ErrNotExist.
 	Delete(ctx context.Context, name string) error
 	// Stale lists the temporary files for snapshots named with prefix that
-	// killed runs left behind: this package's own temporary names, unmodified
-	// for an hour before now.
+	// killed runs left behind: this package's own temporary names that no
+	// live run holds locked (where the filesystem has no locks: unmodified
+	// for an hour before now).
 	Stale(ctx context.Context, prefix string, now time.Time) ([]Object, error)
 	// Close releases what Open acquired.
 	Close() error
@@ -79,7 +80,8 @@ type Pending interface {
 }
 
 // staleAfter is how long a temporary file must have gone unmodified before it
-// counts as left behind by a run that was killed (SIGKILL, OOM, node crash).
+// counts as left behind by a run that was killed (SIGKILL, OOM, node crash),
+// on a filesystem without locks; elsewhere the lock a live run holds tells.
 // A live run writes to its temporary file continuously and commits it within
 // minutes of the last write.
 const staleAfter = time.Hour

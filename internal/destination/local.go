@@ -107,12 +107,22 @@ func (l *Local) Create(name string) (Pending, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating temporary file in %s: %w", l.dir, err)
 	}
+	// The lock says "a live run writes this" until the file is closed,
+	// which is after its rename; the kernel drops it when the process dies,
+	// however it dies. A filesystem without locks leaves the age rule.
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil && !locksUnsupported(err) {
+		f.Close()
+		os.Remove(tmp)
+		return nil, fmt.Errorf("locking temporary file %s: %w", tmp, err)
+	}
 	return &localPending{f: f, dir: l.dir, tmp: tmp, final: filepath.Join(l.dir, name)}, nil
 }
 
 // Stale lists the temporary files that Create made for snapshot names with
-// prefix and that have not been modified for staleAfter. Only exact
-// temporary names of this package qualify.
+// prefix and that no live run holds: a file whose lock can be taken belongs
+// to a run that died. Where the filesystem has no locks, a file counts as
+// left behind once unmodified for staleAfter. Only exact temporary names of
+// this package qualify.
 func (l *Local) Stale(ctx context.Context, prefix string, now time.Time) ([]Object, error) {
 	objs, err := l.List(ctx, "."+prefix)
 	if err != nil {
@@ -120,11 +130,50 @@ func (l *Local) Stale(ctx context.Context, prefix string, now time.Time) ([]Obje
 	}
 	var out []Object
 	for _, o := range objs {
-		if isTemporary(prefix, o.Name) && now.Sub(o.ModTime) > staleAfter {
+		if !isTemporary(prefix, o.Name) {
+			continue
+		}
+		switch l.unlocked(o.Name) {
+		case lockFree:
 			out = append(out, o)
+		case lockUnknown:
+			if now.Sub(o.ModTime) > staleAfter {
+				out = append(out, o)
+			}
 		}
 	}
 	return out, nil
+}
+
+type lockState int
+
+const (
+	lockHeld    lockState = iota // a live run writes the file
+	lockFree                     // no run holds it: its writer died
+	lockUnknown                  // no locks here, or the file could not be tried
+)
+
+// unlocked tries the lock of a temporary file and lets it go at once.
+func (l *Local) unlocked(name string) lockState {
+	f, err := os.Open(filepath.Join(l.dir, name))
+	if err != nil {
+		return lockUnknown
+	}
+	defer f.Close()
+	err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+	switch {
+	case err == nil:
+		return lockFree
+	case errors.Is(err, unix.EWOULDBLOCK):
+		return lockHeld
+	}
+	return lockUnknown
+}
+
+// locksUnsupported reports a filesystem that has no flock (some network and
+// FUSE filesystems).
+func locksUnsupported(err error) bool {
+	return errors.Is(err, unix.ENOLCK) || errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EINVAL)
 }
 
 // isTemporary reports whether name is "." + snapshot name + tempMarker +
@@ -236,7 +285,9 @@ func (p *localPending) Sync() error {
 
 // Commit makes the snapshot durable before it gets its final name: data
 // fsync, no-replace rename, directory fsync. A crash at any point leaves
-// either no final name or a complete file under it.
+// either no final name or a complete file under it. The file is closed,
+// and its lock released, only once it has left its temporary name, so that
+// no other run can take it for a dead run's.
 func (p *localPending) Commit() error {
 	if p.done {
 		return errors.New("snapshot already committed or aborted")
@@ -249,15 +300,14 @@ func (p *localPending) Commit() error {
 	// would crowd out etcd's own (and count against the run's memory
 	// limit). Only a hint.
 	_ = unix.Fadvise(int(p.f.Fd()), 0, 0, unix.FADV_DONTNEED)
-	if err := p.f.Close(); err != nil {
-		p.Abort()
-		return fmt.Errorf("closing %s: %w", p.tmp, err)
-	}
 	if err := renameNoReplace(p.tmp, p.final); err != nil {
 		p.Abort()
 		return err
 	}
 	p.done = true
+	if err := p.f.Close(); err != nil {
+		return fmt.Errorf("closing %s: %w", p.final, err)
+	}
 	if err := syncDir(p.dir); err != nil {
 		return fmt.Errorf("syncing directory %s after writing %s: %w", p.dir, filepath.Base(p.final), err)
 	}
@@ -270,8 +320,9 @@ func (p *localPending) Abort() {
 		return
 	}
 	p.done = true
-	_ = p.f.Close()
+	// removed while still locked: no other run races to remove it too
 	_ = os.Remove(p.tmp)
+	_ = p.f.Close()
 }
 
 // renameNoReplace moves src to dst and fails if dst exists. renameat2 with

@@ -1,8 +1,11 @@
 package destination_test
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -11,6 +14,7 @@ import (
 
 	"github.com/etcd-backup/etcd-backup/internal/destination"
 	"github.com/etcd-backup/etcd-backup/internal/snapname"
+	"github.com/etcd-backup/etcd-backup/internal/testkit"
 )
 
 func TestLocalCommitAndAbort(t *testing.T) {
@@ -122,7 +126,8 @@ func TestStale(t *testing.T) {
 		stale bool
 	}{
 		{"own temporary, untouched for 2h", tmp, 2 * time.Hour, true},
-		{"own temporary, written a minute ago", tmp, time.Minute, false},
+		// no run holds it: its writer is gone, however recent the file
+		{"own temporary, unlocked, written a minute ago", tmp, time.Minute, true},
 		{"finished snapshot", snapname.Format(prefix, now.Add(-30*24*time.Hour), snapname.Plain), 30 * 24 * time.Hour, false},
 		{"other suffix", tmp + "x", 48 * time.Hour, false},
 		{"no dot", tmp[1:], 48 * time.Hour, false},
@@ -150,5 +155,91 @@ func TestStale(t *testing.T) {
 				t.Fatalf("stale = %v, want %v", len(got) == 1, c.stale)
 			}
 		})
+	}
+}
+
+// writerEnv makes the test binary a run that writes a temporary file into
+// the directory it names and then waits to be killed.
+const writerEnv = "DESTINATION_TEST_TEMPORARY_WRITER"
+
+func TestMain(m *testing.M) {
+	if dir := os.Getenv(writerEnv); dir != "" {
+		if err := writeAndWait(dir); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	}
+	os.Exit(m.Run())
+}
+
+func writeAndWait(dir string) error {
+	l, err := destination.OpenLocal(dir)
+	if err != nil {
+		return err
+	}
+	p, err := l.Create(snapname.Format("etcd-snapshot-", time.Now(), snapname.Plain))
+	if err != nil {
+		return err
+	}
+	if _, err := p.Write(make([]byte, 1<<20)); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "ready"), nil, 0o600); err != nil {
+		return err
+	}
+	select {}
+}
+
+// TestKilledRunsTemporaryRemovedAtOnce: while a run writes its temporary
+// file, no other run takes it for left behind; once that run is killed
+// (SIGKILL, as the OOM killer does) the next run finds it at once, not an
+// hour later.
+func TestKilledRunsTemporaryRemovedAtOnce(t *testing.T) {
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), writerEnv+"="+dir)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	child, err := testkit.Start(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(child.Kill)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "ready")); err == nil {
+			break
+		}
+		select {
+		case <-child.Exited():
+			t.Fatalf("the writer ended: %s", out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the writer did not start within 30s: %s", out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	l, err := destination.OpenLocal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	// Even a day later by the clock, a live run's file is not left behind.
+	stale, err := l.Stale(ctx, "etcd-snapshot-", time.Now().Add(24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stale) != 0 {
+		t.Fatalf("a live run's temporary file is taken for left behind: %v", stale)
+	}
+
+	child.Kill()
+	stale, err = l.Stale(ctx, "etcd-snapshot-", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stale) != 1 || !strings.Contains(stale[0].Name, ".partial-") {
+		t.Fatalf("after the writer was killed, stale = %v, want its temporary file", stale)
 	}
 }
