@@ -132,6 +132,24 @@ func checkerCatches(t *testing.T, s *suite) {
 				}
 			}
 		}, "invariant 1"},
+		{"a URL with a password in a log line", false, func(t *testing.T, sc *scenario, d *dest, r *jobResult) {
+			r.Stderr += `{"level":"INFO","msg":"taking snapshot","endpoint":"https://root:hunter2@127.0.0.1:2379"}` + "\n"
+		}, "invariant 5"},
+		{"the etcd password in the summary", false, func(t *testing.T, sc *scenario, d *dest, r *jobResult) {
+			sc.env["ETCD_BACKUP_USERNAME"], sc.env["ETCD_BACKUP_PASSWORD"] = "root", "hunter2-pass"
+			r.Summary.Error = "authentication failed for root/hunter2-pass"
+			r.Stdout = `{"status":"failed","error":"authentication failed for root/hunter2-pass"}` + "\n"
+		}, "invariant 5"},
+		{"one directory as two destinations", false, func(t *testing.T, sc *scenario, d *dest, r *jobResult) {
+			r.Summary.Destinations = append(r.Summary.Destinations, backup.DestResult{Destination: "file://" + d.dir + "/", Status: backup.StatusSkipped})
+		}, "invariant 6"},
+		{"a directory and a symlink to it", false, func(t *testing.T, sc *scenario, d *dest, r *jobResult) {
+			link := filepath.Join(t.TempDir(), "link")
+			if err := os.Symlink(d.dir, link); err != nil {
+				t.Fatal(err)
+			}
+			r.Summary.Destinations = append(r.Summary.Destinations, backup.DestResult{Destination: link, Status: backup.StatusSkipped})
+		}, "invariant 6"},
 		{"an unfinished multipart upload", true, func(t *testing.T, sc *scenario, d *dest, r *jobResult) {
 			if _, err := d.s3.Client().CreateMultipartUpload(context.Background(), &s3.CreateMultipartUploadInput{
 				Bucket: aws.String(d.s3.Bucket), Key: aws.String(d.prefix + snapshotName(time.Now())),

@@ -6,8 +6,10 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -141,7 +143,7 @@ func verifyFile(ctx context.Context, path string) error {
 	return nil
 }
 
-// checkInvariants checks the four invariants after the runs of a case:
+// checkInvariants checks the invariants after the runs of a case:
 //
 //  1. every snapshot under a final name in any destination passes full
 //     verification, and one snapshot written by the runs is restored with
@@ -153,7 +155,10 @@ func verifyFile(ctx context.Context, path string) error {
 //     that stored its own snapshot there removed it under the retention
 //     rules (and said so), and no foreign entry was touched;
 //  4. each run's exit status and its one summary line say what happened,
-//     and match the case's expectations.
+//     and match the case's expectations;
+//  5. no output line shows a credential of the run's environment or a URL
+//     with user information;
+//  6. no run took one directory as two destinations.
 func checkInvariants(t testing.TB, sc *scenario, runs ...*jobResult) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -317,6 +322,76 @@ func checkInvariants(t testing.TB, sc *scenario, runs ...*jobResult) {
 	// 4. the exit status and the summary tell the truth
 	for i, r := range runs {
 		checkSummary(t, sc, r, after, len(runs) > 1, i)
+	}
+
+	// 5. nothing secret shown; 6. no directory taken twice
+	for i, r := range runs {
+		checkShown(t, sc, r, i)
+		checkDirectoriesOnce(t, r, i)
+	}
+}
+
+// userinfoURL is a URL with user information in it: scheme://user:...@
+var userinfoURL = regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.-]*://[^/\s"@]*:[^/\s"@]*@`)
+
+// secretValues are the values of the run's environment that hold a
+// credential: passwords, secret keys, tokens.
+func (sc *scenario) secretValues() []string {
+	var out []string
+	for k, v := range sc.env {
+		if len(v) >= 4 && (strings.Contains(k, "PASSWORD") || strings.Contains(k, "SECRET") ||
+			strings.Contains(k, "TOKEN") || strings.HasSuffix(k, "STORAGE_KEY")) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// checkShown: no line the job wrote (its logs on stderr, its summary on
+// stdout, which is also what the termination message holds) shows a
+// credential of its environment or a URL with user information.
+func checkShown(t testing.TB, sc *scenario, r *jobResult, i int) {
+	t.Helper()
+	secrets := sc.secretValues()
+	for _, out := range []struct{ name, text string }{{"stdout", r.Stdout}, {"stderr", r.Stderr}} {
+		for n, line := range strings.Split(out.text, "\n") {
+			if m := userinfoURL.FindString(line); m != "" {
+				t.Errorf("invariant 5: run %d: %s line %d shows a URL with user information (%s...): %s", i, out.name, n+1, m[:strings.Index(m, "://")+3], clip(line, 300))
+			}
+			for _, v := range secrets {
+				if strings.Contains(line, v) {
+					t.Errorf("invariant 5: run %d: %s line %d shows a credential of the environment: %s", i, out.name, n+1, clip(strings.ReplaceAll(line, v, "<the secret>"), 300))
+				}
+			}
+		}
+	}
+}
+
+// checkDirectoriesOnce: a run that took its configuration lists no
+// directory twice, however it was spelled (a path or a file:// URL,
+// symlinks).
+func checkDirectoriesOnce(t testing.TB, r *jobResult, i int) {
+	t.Helper()
+	if r.SummaryErr != nil {
+		return
+	}
+	seen := map[string]string{}
+	for _, dr := range r.Summary.Destinations {
+		dir := dr.Destination
+		if u, err := url.Parse(dir); err == nil && u.Scheme == "file" {
+			dir = u.Path
+		}
+		if !filepath.IsAbs(dir) {
+			continue
+		}
+		if real, err := filepath.EvalSymlinks(dir); err == nil {
+			dir = real
+		}
+		dir = filepath.Clean(dir)
+		if other, dup := seen[dir]; dup {
+			t.Errorf("invariant 6: run %d took the directory %s twice, as %s and %s", i, dir, other, dr.Destination)
+		}
+		seen[dir] = dr.Destination
 	}
 }
 
