@@ -109,8 +109,11 @@ func (l *Local) Create(name string) (Pending, error) {
 	}
 	// The lock says "a live run writes this" until the file is closed,
 	// which is after its rename; the kernel drops it when the process dies,
-	// however it dies. A filesystem without locks leaves the age rule.
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil && !locksUnsupported(err) {
+	// however it dies. It is a shared lock: the verification opens the file
+	// with bbolt, read-only, which takes a shared lock of its own; another
+	// run asks for an exclusive one (see unlocked). A filesystem without
+	// locks leaves the age rule.
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB); err != nil && !locksUnsupported(err) {
 		f.Close()
 		os.Remove(tmp)
 		return nil, fmt.Errorf("locking temporary file %s: %w", tmp, err)
@@ -153,7 +156,8 @@ const (
 	lockUnknown                  // no locks here, or the file could not be tried
 )
 
-// unlocked tries the lock of a temporary file and lets it go at once.
+// unlocked asks for an exclusive lock on a temporary file, which no lock of
+// a live run allows, and lets it go at once.
 func (l *Local) unlocked(name string) lockState {
 	f, err := os.Open(filepath.Join(l.dir, name))
 	if err != nil {
