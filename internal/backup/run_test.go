@@ -21,6 +21,8 @@ import (
 	etcdutl "go.etcd.io/etcd/etcdutl/v3/snapshot"
 	"go.uber.org/zap"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/etcd-backup/etcd-backup/internal/backup"
 	"github.com/etcd-backup/etcd-backup/internal/config"
 	"github.com/etcd-backup/etcd-backup/internal/etcdtest"
@@ -319,11 +321,24 @@ func TestPrune(t *testing.T) {
 		if err := os.Mkdir(filepath.Join(dir, snapname.Format("etcd-snapshot-", now.Add(-90*24*time.Hour), snapname.Plain)), 0o700); err != nil {
 			t.Fatal(err) // a directory with a snapshot's name: never removed
 		}
-		// temporary files: one left by a killed run, one being written now
-		for name, age := range map[string]time.Duration{staleTemp: 3 * time.Hour, liveTemp: 0} {
+		// temporary files: one left by a run killed a minute ago, one
+		// being written now (locked, as a live run holds it)
+		for name, age := range map[string]time.Duration{staleTemp: time.Minute, liveTemp: 0} {
 			p := filepath.Join(dir, name)
-			_ = os.WriteFile(p, []byte("partial"), 0o600)
-			_ = os.Chtimes(p, now.Add(-age), now.Add(-age))
+			if err := os.WriteFile(p, []byte("partial"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chtimes(p, now.Add(-age), now.Add(-age)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		live, err := os.Open(filepath.Join(dir, liveTemp))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { live.Close() })
+		if err := unix.Flock(int(live.Fd()), unix.LOCK_SH); err != nil {
+			t.Fatal(err)
 		}
 		return dir
 	}
