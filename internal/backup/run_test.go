@@ -20,7 +20,6 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	etcdutl "go.etcd.io/etcd/etcdutl/v3/snapshot"
 	"go.uber.org/zap"
-
 	"golang.org/x/sys/unix"
 
 	"github.com/etcd-backup/etcd-backup/internal/backup"
