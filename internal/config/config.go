@@ -330,6 +330,11 @@ func (c *Config) validateRun() error {
 	default:
 		return invalid("LOG_LEVEL", c.LogLevel, "accepted: debug, info, warn or error")
 	}
+	for _, f := range []struct{ name, v string }{{"WORK_DIR", c.WorkDir}, {"METRICS_FILE", c.MetricsFile}} {
+		if strings.ContainsFunc(f.v, unicode.IsControl) {
+			return invalid(f.name, f.v, "contains a newline or another control character; accepted: an absolute path on one line")
+		}
+	}
 	if !filepath.IsAbs(c.WorkDir) {
 		return invalid("WORK_DIR", c.WorkDir, "accepted: an absolute directory path")
 	}

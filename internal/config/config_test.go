@@ -304,6 +304,8 @@ func TestRefusedBeforeAnyWork(t *testing.T) {
 		{"a newline inside", map[string]string{"ETCD_BACKUP_DESTINATIONS": "/backup/host\n/backup/pvc"},
 			[]string{"ETCD_BACKUP_DESTINATIONS", `"/backup/host\n/backup/pvc"`, "entry 1 contains a newline", "commas"}},
 		{"a tab inside", map[string]string{"ETCD_BACKUP_DESTINATIONS": "/a,/b\tc"}, []string{"ETCD_BACKUP_DESTINATIONS", "entry 2 contains a newline or another control character"}},
+		{"a newline in the work directory", map[string]string{"ETCD_BACKUP_WORK_DIR": "/tmp\n"}, []string{"ETCD_BACKUP_WORK_DIR", `"/tmp\n"`, "control character"}},
+		{"a newline in the metrics file", map[string]string{"ETCD_BACKUP_METRICS_FILE": "/var/lib/node-exporter/etcd\n.prom"}, []string{"ETCD_BACKUP_METRICS_FILE", "control character"}},
 		{"a newline inside an endpoint", map[string]string{"ETCD_BACKUP_ENDPOINTS": "https://a:2379\nhttps://b:2379"},
 			[]string{"ETCD_BACKUP_ENDPOINTS", "entry 1 contains a newline"}},
 		{"a path and its file URL", map[string]string{"ETCD_BACKUP_DESTINATIONS": "/x,file:///x"}, []string{"ETCD_BACKUP_DESTINATIONS", `"/x" and "file:///x" are the same directory /x`}},
