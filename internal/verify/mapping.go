@@ -46,7 +46,12 @@ const populateMargin = 128 << 20
 // the system's available memory, or less when the memory cgroup it runs in
 // has a limit (cgroup v2 or v1).
 func availableMemory() int64 {
-	avail := meminfoAvailable()
+	return availableWithin(meminfoAvailable())
+}
+
+// availableWithin lowers the machine's available memory to what this
+// process's cgroup still allows.
+func availableWithin(avail int64) int64 {
 	if limit, used, ok := cgroupMemory(); ok && limit-used < avail {
 		avail = limit - used
 	}
