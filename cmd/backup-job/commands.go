@@ -124,7 +124,7 @@ func publishMetrics(ctx context.Context, log *slog.Logger, cfg config.Config, su
 	if !p.Enabled() {
 		return
 	}
-	if err := p.Publish(context.WithoutCancel(ctx), metrics.FromSummary(sum, time.Now())); err != nil {
+	if err := p.Publish(context.WithoutCancel(ctx), backup.Metrics(sum, time.Now())); err != nil {
 		log.Warn("could not publish metrics; the backup itself is not affected", "error", err.Error())
 	}
 }

@@ -14,8 +14,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/etcd-backup/etcd-backup/internal/backup"
 )
 
 // Metric names. Timestamps are Unix seconds of when the run finished; on a
@@ -44,7 +42,24 @@ type Set struct {
 // Gatherer gives the metrics in the form client_golang's writers take.
 func (s *Set) Gatherer() prometheus.Gatherer { return s.reg }
 
-func newSet() *Set { return &Set{reg: prometheus.NewPedanticRegistry()} }
+// NewSet is an empty set. The backup run's metrics are built in package
+// backup, so that this package (which the restore binary links for the
+// drill) does not pull in the storage clients.
+func NewSet() *Set { return &Set{reg: prometheus.NewPedanticRegistry()} }
+
+// Gauge adds a gauge without labels.
+func (s *Set) Gauge(name, help string, v float64) { s.gauge(name, help, v) }
+
+// GaugeVec adds a gauge with one label.
+func (s *Set) GaugeVec(name, help, label string, values map[string]float64) {
+	s.gaugeVec(name, help, label, values)
+}
+
+// Register adds any other collector.
+func (s *Set) Register(c prometheus.Collector) { s.reg.MustRegister(c) }
+
+// Unix is a time as Prometheus timestamps are written: Unix seconds.
+func Unix(t time.Time) float64 { return unix(t) }
 
 func (s *Set) gauge(name, help string, v float64) {
 	g := prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: help})
@@ -62,58 +77,6 @@ func (s *Set) gaugeVec(name, help, label string, values map[string]float64) {
 
 func unix(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
 
-// FromSummary is the metrics of one backup run that finished at finished.
-func FromSummary(sum backup.Summary, finished time.Time) *Set {
-	s := newSet()
-	s.gauge(LastRun, "When the latest backup run finished, successful or not (Unix seconds).", unix(finished))
-	if sum.Status == backup.StatusOK {
-		s.gauge(LastSuccess, "When the latest successful backup run finished (Unix seconds).", unix(finished))
-	}
-	if snap := sum.Snapshot; snap != nil {
-		// Kept from the last verified snapshot when a run fails before one.
-		s.gauge(SnapshotSize, "Size of the latest verified snapshot.", float64(snap.Size))
-		s.gauge(SnapshotRevision, "etcd revision of the latest verified snapshot.", float64(snap.Revision))
-		s.gauge(SnapshotKeys, "Keys in the latest verified snapshot, as etcdutl snapshot status counts them.", float64(snap.TotalKey))
-	}
-	if len(sum.Seconds) > 0 {
-		s.gaugeVec(StepDuration, "Duration of each step of the latest backup run.", "step", sum.Seconds)
-	}
-	s.destinations(sum)
-	return s
-}
-
-// destinations reports each destination's outcome. When no destination was
-// reached (the run failed before the copy), the outcomes of the previous run
-// are left in place: they are still the latest news about those destinations.
-func (s *Set) destinations(sum backup.Summary) {
-	success, pruned := map[string]float64{}, map[string]float64{}
-	reached := false
-	for _, d := range sum.Destinations {
-		if d.Status != backup.StatusSkipped {
-			reached = true
-		}
-		success[d.Destination] = 0
-		if d.Status == backup.StatusOK {
-			success[d.Destination] = 1
-		}
-		if !sum.DryRun {
-			pruned[d.Destination] += float64(d.PrunedCount)
-		}
-	}
-	if !reached {
-		return
-	}
-	s.gaugeVec(DestinationSuccess, "1 when the latest backup run stored its snapshot in the destination, 0 when it failed there.", "destination", success)
-	c := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: Pruned,
-		Help: "Snapshots the latest backup run deleted from the destination (0 in a dry run).",
-	}, []string{"destination"})
-	for d, n := range pruned {
-		c.WithLabelValues(d).Add(n)
-	}
-	s.reg.MustRegister(c)
-}
-
 // Drill is the outcome of one restore drill.
 type Drill struct {
 	Success  bool
@@ -123,7 +86,7 @@ type Drill struct {
 
 // FromDrill is the metrics of one restore drill.
 func FromDrill(d Drill) *Set {
-	s := newSet()
+	s := NewSet()
 	s.gauge(DrillLastRun, "When the latest restore drill finished, successful or not (Unix seconds).", unix(d.Finished))
 	if d.Success {
 		s.gauge(DrillLastSuccess, "When the latest successful restore drill finished (Unix seconds).", unix(d.Finished))

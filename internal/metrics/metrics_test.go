@@ -211,7 +211,7 @@ func TestRunsPublished(t *testing.T) {
 		}},
 	}
 	for _, step := range steps {
-		if err := pub.Publish(context.Background(), metrics.FromSummary(step.sum, step.finished)); err != nil {
+		if err := pub.Publish(context.Background(), backup.Metrics(step.sum, step.finished)); err != nil {
 			t.Fatalf("%s: publishing: %v", step.name, err)
 		}
 		pushed := pgw.Scrape(t)
@@ -238,7 +238,7 @@ func TestInstancesDoNotOverwrite(t *testing.T) {
 	}{{"cp-1", t1}, {"cp-2", t2}} {
 		sum := backup.Summary{Status: backup.StatusOK, Destinations: []backup.DestResult{}}
 		pub := metrics.Publisher{PushgatewayURL: pgw.URL, Instance: run.instance}
-		if err := pub.Publish(context.Background(), metrics.FromSummary(sum, run.at)); err != nil {
+		if err := pub.Publish(context.Background(), backup.Metrics(sum, run.at)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -265,7 +265,7 @@ func TestDrill(t *testing.T) {
 		set  *metrics.Set
 		want []want
 	}{
-		{"backup", metrics.FromSummary(backupRun, t0), []want{
+		{"backup", backup.Metrics(backupRun, t0), []want{
 			{name: metrics.LastSuccess, value: unix(t0)},
 			{name: metrics.DrillLastRun, missing: true},
 		}},
@@ -302,7 +302,7 @@ func TestPushFailureStillWritesFile(t *testing.T) {
 	// No such route on the Pushgateway: it answers 404.
 	pub := metrics.Publisher{PushgatewayURL: pgw.URL + "/no-such-prefix", Instance: "cp-1", File: textfile}
 	at := time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
-	err := pub.Publish(context.Background(), metrics.FromSummary(backup.Summary{Status: backup.StatusOK}, at))
+	err := pub.Publish(context.Background(), backup.Metrics(backup.Summary{Status: backup.StatusOK}, at))
 	if err == nil || !strings.Contains(err.Error(), "pushing metrics to "+pgw.URL+"/no-such-prefix") {
 		t.Fatalf("err = %v, want the push failure naming the URL", err)
 	}
@@ -320,7 +320,7 @@ func TestTextfileWrittenAtomically(t *testing.T) {
 	textfile := filepath.Join(dir, "etcd_backup.prom")
 	pub := metrics.Publisher{File: textfile}
 	at := time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
-	if err := pub.Publish(context.Background(), metrics.FromSummary(backup.Summary{Status: backup.StatusOK}, at)); err != nil {
+	if err := pub.Publish(context.Background(), backup.Metrics(backup.Summary{Status: backup.StatusOK}, at)); err != nil {
 		t.Fatal(err)
 	}
 	st, err := os.Stat(textfile)
@@ -342,7 +342,7 @@ func TestTextfileWrittenAtomically(t *testing.T) {
 	if err := os.WriteFile(textfile, garbage, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	err = pub.Publish(context.Background(), metrics.FromSummary(backup.Summary{Status: backup.StatusFailed}, at.Add(time.Hour)))
+	err = pub.Publish(context.Background(), backup.Metrics(backup.Summary{Status: backup.StatusFailed}, at.Add(time.Hour)))
 	if err == nil || !strings.Contains(err.Error(), "previous metrics") {
 		t.Fatalf("err = %v, want one about reading the previous metrics", err)
 	}
@@ -379,7 +379,7 @@ func TestNamesFollowConventions(t *testing.T) {
 		Seconds:      map[string]float64{backup.StepSnapshot: 1.5, backup.StepVerify: 0.5},
 		Destinations: []backup.DestResult{{Destination: "/backup/host", Status: backup.StatusOK, PrunedCount: 2}},
 	}
-	for _, set := range []*metrics.Set{metrics.FromSummary(sum, at), metrics.FromDrill(metrics.Drill{Success: true, Duration: time.Minute, Finished: at})} {
+	for _, set := range []*metrics.Set{backup.Metrics(sum, at), metrics.FromDrill(metrics.Drill{Success: true, Duration: time.Minute, Finished: at})} {
 		if err := pub.Publish(context.Background(), set); err != nil {
 			t.Fatal(err)
 		}
