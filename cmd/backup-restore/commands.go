@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/etcd-backup/etcd-backup/internal/cli"
+	"github.com/etcd-backup/etcd-backup/internal/drill"
 	"github.com/etcd-backup/etcd-backup/internal/kubeadm"
 	"github.com/etcd-backup/etcd-backup/internal/restore"
 	"github.com/etcd-backup/etcd-backup/internal/version"
@@ -184,32 +186,46 @@ func snapshotFile(ctx context.Context, cmd *cobra.Command, arg string, f *restor
 // snapshot: the object storage clients live in that binary only, which
 // keeps this one (and the image) small.
 func fetchWithBackupJob(ctx context.Context, cmd *cobra.Command, name, dir string, src cli.Source) (string, error) {
+	res, err := backupJobFetch(ctx, cmd.ErrOrStderr(), name, dir, src)
+	if err != nil {
+		return "", err
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "Fetched and verified %s (kept there for the other members)\n", res.Path)
+	return res.Path, nil
+}
+
+// backupJobFetch runs `backup-job fetch NAME DIR -o json` and reads its
+// answer. Its errors go to stderr; a usage error of its own is one here.
+func backupJobFetch(ctx context.Context, stderr io.Writer, name, dir string, src cli.Source) (drill.Fetched, error) {
 	job, err := cli.Sibling("backup-job")
 	if err != nil {
-		return "", fmt.Errorf("fetching %s: %w", name, err)
+		return drill.Fetched{}, fmt.Errorf("fetching %s: %w", name, err)
 	}
 	args := []string{"fetch", name, dir, "-o", "json", "--name-prefix", src.NamePrefix}
 	for _, d := range src.From {
 		args = append(args, "--from", d)
 	}
-	var out bytes.Buffer
+	var out, errOut bytes.Buffer
 	c := exec.CommandContext(ctx, job, args...)
-	c.Stdout, c.Stderr = &out, cmd.ErrOrStderr()
+	c.Stdout, c.Stderr = &out, io.MultiWriter(stderr, &errOut)
 	if err := c.Run(); err != nil {
-		err = fmt.Errorf("fetching %s with %s: %w (its error is above)", name, job, err)
+		err = fmt.Errorf("fetching %s with %s: %w: %s", name, job, err, lastLine(errOut.String()))
 		if c.ProcessState != nil && c.ProcessState.ExitCode() == cli.ExitUsage {
-			return "", &cli.UsageError{Err: err}
+			return drill.Fetched{}, &cli.UsageError{Err: err}
 		}
-		return "", err
+		return drill.Fetched{}, err
 	}
-	var res struct {
-		Path string `json:"path"`
-	}
+	var res drill.Fetched
 	if err := json.Unmarshal(out.Bytes(), &res); err != nil || res.Path == "" {
-		return "", fmt.Errorf("fetching %s: reading the answer of %s %q: %v", name, job, out.String(), err)
+		return drill.Fetched{}, fmt.Errorf("fetching %s: reading the answer of %s %q: %v", name, job, out.String(), err)
 	}
-	fmt.Fprintf(cmd.OutOrStdout(), "Fetched and verified %s (kept there for the other members)\n", res.Path)
-	return res.Path, nil
+	return res, nil
+}
+
+// lastLine is the last line a command wrote: its error.
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
 }
 
 func newZap(cmd *cobra.Command, format string) *zap.Logger {
@@ -220,15 +236,4 @@ func newZap(cmd *cobra.Command, format string) *zap.Logger {
 		encoder = zapcore.NewConsoleEncoder(enc)
 	}
 	return zap.New(zapcore.NewCore(encoder, zapcore.AddSync(cmd.ErrOrStderr()), zapcore.WarnLevel))
-}
-
-func drillCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:                "drill",
-		Short:              "Restore the newest snapshot into scratch and check it on a loopback etcd (not in this version)",
-		FParseErrWhitelist: cobra.FParseErrWhitelist{UnknownFlags: true},
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return cli.Usagef("drill is not available in this version; run 'backup-restore restore' into a scratch --data-dir instead")
-		},
-	}
 }

@@ -73,6 +73,30 @@ func invalid(name, value, accepted string) error {
 // purpose: with a prefix, envconfig also falls back to the bare names
 // (KEY, USERNAME, PASSWORD, ...), which other software sets for its own use.
 func Load() (Config, error) {
+	c, err := load()
+	if err != nil {
+		return c, err
+	}
+	return c, c.Validate()
+}
+
+// LoadForDrill reads the configuration of the restore drill, which never
+// reaches the cluster's etcd: its connection settings (and the certificate
+// files, absent from the drill's pod) are not checked.
+func LoadForDrill() (Config, error) {
+	c, err := load()
+	if err != nil {
+		return c, err
+	}
+	for _, check := range []func() error{c.validateDestinations, c.validateRun, c.validateMetrics} {
+		if err := check(); err != nil {
+			return c, err
+		}
+	}
+	return c, nil
+}
+
+func load() (Config, error) {
 	var c Config
 	if err := envconfig.Process("", &c); err != nil {
 		var pe *envconfig.ParseError
@@ -87,7 +111,7 @@ func Load() (Config, error) {
 		// to groups of their own.
 		c.MetricsInstance, _ = os.Hostname()
 	}
-	return c, c.Validate()
+	return c, nil
 }
 
 // acceptedFor turns envconfig's conversion error into what is accepted.
