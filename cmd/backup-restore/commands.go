@@ -132,7 +132,7 @@ func runRestore(cmd *cobra.Command, snapshot string, f *restoreFlags) error {
 		return err
 	}
 	f.opts.Snapshot = path
-	res, err := restore.Run(ctx, f.opts, newZap(cmd, f.logFormat))
+	res, err := restore.Run(ctx, f.opts, newZap(cmd, f.logFormat, zapcore.WarnLevel))
 	if err != nil {
 		return err
 	}
@@ -228,12 +228,12 @@ func lastLine(s string) string {
 	return lines[len(lines)-1]
 }
 
-func newZap(cmd *cobra.Command, format string) *zap.Logger {
+func newZap(cmd *cobra.Command, format string, level zapcore.Level) *zap.Logger {
 	enc := zap.NewProductionEncoderConfig()
 	enc.EncodeTime = zapcore.ISO8601TimeEncoder
 	var encoder zapcore.Encoder = zapcore.NewJSONEncoder(enc)
 	if format == "text" {
 		encoder = zapcore.NewConsoleEncoder(enc)
 	}
-	return zap.New(zapcore.NewCore(encoder, zapcore.AddSync(cmd.ErrOrStderr()), zapcore.WarnLevel))
+	return zap.New(zapcore.NewCore(encoder, zapcore.AddSync(cmd.ErrOrStderr()), level))
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/etcd-backup/etcd-backup/internal/cli"
 	"github.com/etcd-backup/etcd-backup/internal/config"
@@ -57,7 +58,7 @@ configuration or usage.`,
 	fl.BoolVar(&f.opts.Kubernetes, "kubernetes", true, "require /registry/namespaces/kube-system (false: drill an etcd that is not a Kubernetes cluster's)")
 	fl.Int64Var(&f.opts.PageSize, "page-size", 500, "keys read per range request; bounds the memory of the read")
 	fl.DurationVar(&f.opts.StartTimeout, "start-timeout", 10*time.Minute, "how long the throwaway etcd may take to start")
-	fl.StringVar(&f.etcdLog, "etcd-log-format", "json", "etcd's own log lines (warnings and errors) on stderr: json or text")
+	fl.StringVar(&f.etcdLog, "etcd-log-format", "json", "etcd's own log lines (errors) on stderr: json or text")
 	fl.StringVar(&f.terminate, "termination-log", "/dev/termination-log", "where the summary also goes, when the file exists")
 	f.src.Flags(fl)
 	return cmd
@@ -80,8 +81,9 @@ func runDrill(cmd *cobra.Command, f *drillFlags) error {
 		Fetch: func(ctx context.Context, name, dir string) (drill.Fetched, error) {
 			return backupJobFetch(ctx, cmd.ErrOrStderr(), name, dir, f.src)
 		},
-		Log:            log,
-		EtcdLog:        newZap(cmd, f.etcdLog),
+		Log: log,
+		// Errors only: the throwaway etcd warns about every large read.
+		EtcdLog:        newZap(cmd, f.etcdLog, zapcore.ErrorLevel),
 		Stdout:         cmd.OutOrStdout(),
 		TerminationLog: f.terminate,
 	})

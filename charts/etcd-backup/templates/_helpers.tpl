@@ -159,3 +159,18 @@ preferred terms already given.
 {{- toYaml . }}
 {{- end }}
 {{- end }}
+
+{{/*
+The drill CronJob's name: the full name (cut to leave room) plus -drill,
+within the 52 characters of a CronJob name.
+*/}}
+{{- define "etcd-backup.drillName" -}}
+{{- printf "%s-drill" (include "etcd-backup.fullname" . | trunc 46 | trimSuffix "-") }}
+{{- end }}
+
+{{/*
+Labels of the drill's resources: the common ones, with component drill.
+*/}}
+{{- define "etcd-backup.drillLabels" -}}
+{{ include "etcd-backup.labels" . | replace "app.kubernetes.io/component: backup" "app.kubernetes.io/component: drill" }}
+{{- end }}
