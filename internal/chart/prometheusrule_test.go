@@ -19,6 +19,7 @@ const restoreRunbook = "https://github.com/etcd-backup/etcd-backup/blob/main/doc
 const pushedValues = `
 prometheusRule: {enabled: true, additionalLabels: {release: kube-prometheus-stack}}
 metrics: {pushgatewayUrl: "http://prometheus-pushgateway.monitoring.svc:9091"}
+drill: {enabled: true}
 `
 
 func TestPrometheusRule(t *testing.T) {
@@ -45,9 +46,9 @@ func TestPrometheusRule(t *testing.T) {
 			},
 		},
 		{
-			name:   "pushed metrics add their alerts",
+			name:   "pushed metrics add their alerts, the drill its own",
 			values: pushedValues,
-			alerts: all,
+			alerts: append(slices.Clone(all), "EtcdBackupDrillTooOld", "EtcdBackupDrillFailed"),
 			check: func(t *testing.T, pr *monitoringv1.PrometheusRule) {
 				if pr.Labels["release"] != "kube-prometheus-stack" || pr.Labels["app.kubernetes.io/instance"] != releaseName {
 					t.Errorf("labels %v, want the chart's and additionalLabels", pr.Labels)

@@ -39,6 +39,7 @@ const (
 // release is one rendered install of the chart.
 type release struct {
 	CronJob        *batchv1.CronJob
+	DrillCronJob   *batchv1.CronJob
 	PVC            *corev1.PersistentVolumeClaim
 	ServiceAccount *corev1.ServiceAccount
 	PrometheusRule *monitoringv1.PrometheusRule
@@ -174,11 +175,16 @@ func decodeDocument(r *release, doc []byte) error {
 	var obj any
 	switch tm.APIVersion + "/" + tm.Kind {
 	case "batch/v1/CronJob":
-		if r.CronJob != nil {
+		// The backup's, or the drill's (told apart by its component label).
+		var cj **batchv1.CronJob = &r.CronJob
+		if strings.Contains(string(doc), "app.kubernetes.io/component: drill\n") {
+			cj = &r.DrillCronJob
+		}
+		if *cj != nil {
 			return errors.New("a second CronJob")
 		}
-		r.CronJob = &batchv1.CronJob{}
-		obj = r.CronJob
+		*cj = &batchv1.CronJob{}
+		obj = *cj
 	case "v1/PersistentVolumeClaim":
 		if r.PVC != nil {
 			return errors.New("a second PersistentVolumeClaim")
