@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"math"
 	"net/url"
+	"sync/atomic"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/etcd-backup/etcd-backup/internal/verify"
 )
@@ -29,6 +31,26 @@ const (
 type server struct {
 	etcd     *embed.Etcd
 	endpoint string
+	// closing silences etcd's log: its listeners report their own
+	// shutdown as errors.
+	closing *atomic.Bool
+}
+
+// quietWhenClosing drops etcd's log records once the server is closing.
+type quietWhenClosing struct {
+	zapcore.Core
+	closing *atomic.Bool
+}
+
+func (q quietWhenClosing) With(f []zapcore.Field) zapcore.Core {
+	return quietWhenClosing{Core: q.Core.With(f), closing: q.closing}
+}
+
+func (q quietWhenClosing) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
+	if q.closing.Load() {
+		return ce
+	}
+	return q.Core.Check(e, ce)
 }
 
 // start serves dataDir with a single-member etcd listening on 127.0.0.1
@@ -36,7 +58,10 @@ type server struct {
 func start(ctx context.Context, dataDir string, timeout time.Duration, log *zap.Logger) (*server, error) {
 	cfg := embed.NewConfig()
 	cfg.Name, cfg.Dir = memberName, dataDir
-	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(log)
+	closing := &atomic.Bool{}
+	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(log.WithOptions(zap.WrapCore(func(c zapcore.Core) zapcore.Core {
+		return quietWhenClosing{Core: c, closing: closing}
+	})))
 	u, err := url.Parse(loopback)
 	if err != nil {
 		return nil, err
@@ -65,10 +90,13 @@ func start(ctx context.Context, dataDir string, timeout time.Duration, log *zap.
 		e.Close()
 		return nil, fmt.Errorf("etcd on the restored data was starting: %w", ctx.Err())
 	}
-	return &server{etcd: e, endpoint: "http://" + e.Clients[0].Addr().String()}, nil
+	return &server{etcd: e, endpoint: "http://" + e.Clients[0].Addr().String(), closing: closing}, nil
 }
 
-func (s *server) close() { s.etcd.Close() }
+func (s *server) close() {
+	s.closing.Store(true)
+	s.etcd.Close()
+}
 
 // check reads the restored data back through the client API and compares
 // it with the snapshot's own figures.
