@@ -378,3 +378,35 @@ func TestSurroundingSpaceTrimmed(t *testing.T) {
 		t.Fatalf("destinations %q, endpoints %q", c.Destinations, c.Endpoints)
 	}
 }
+
+// TestLoadForDrill: the drill never reaches etcd, so its pod has no etcd
+// certificates; everything it does use is still checked.
+func TestLoadForDrill(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "absent.crt")
+	cases := []struct {
+		name        string
+		env         map[string]string
+		load, drill string // the error each loader must give; empty for none
+	}{
+		{name: "certificates absent", env: map[string]string{"ETCD_BACKUP_CACERT": missing, "ETCD_BACKUP_CERT": missing, "ETCD_BACKUP_KEY": missing},
+			load: "ETCD_BACKUP_CACERT"},
+		{name: "bad destination", env: map[string]string{"ETCD_BACKUP_DESTINATIONS": "relative/dir"}, load: "DESTINATIONS", drill: "DESTINATIONS"},
+		{name: "bad pushgateway", env: map[string]string{"ETCD_BACKUP_PUSHGATEWAY_URL": "ftp://pgw"}, load: "PUSHGATEWAY_URL", drill: "PUSHGATEWAY_URL"},
+		{name: "bad log format", env: map[string]string{"ETCD_BACKUP_LOG_FORMAT": "xml"}, load: "LOG_FORMAT", drill: "LOG_FORMAT"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			setEnv(t, tc.env)
+			for _, l := range []struct {
+				name string
+				fn   func() (config.Config, error)
+				want string
+			}{{"Load", config.Load, tc.load}, {"LoadForDrill", config.LoadForDrill, tc.drill}} {
+				_, err := l.fn()
+				if (l.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), l.want)) {
+					t.Errorf("%s: %v, want an error naming %q", l.name, err, l.want)
+				}
+			}
+		})
+	}
+}
