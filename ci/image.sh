@@ -290,6 +290,15 @@ test_image() {
 		--data-dir /backup/host/restored --target-version 3.6 2>&1)" || die "restore in the image failed: ${out}"
 	[ -s "${WORK}/out/restored/member/snap/db" ] || die "restore in the image wrote no member/snap/db: ${out}"
 	echo "restore in the image: $(printf '%s\n' "${out}" | head -n 1)"
+	# The restore drill inside the image: a throwaway etcd on the container's
+	# loopback serves the restored snapshot and every key is read back.
+	out="$(run_image drill --from /backup/host --kubernetes=false 2>"${WORK}/drill.err")" ||
+		die "the drill in the image failed: ${out} $(tail -n 5 "${WORK}/drill.err")"
+	case "${out}" in
+	*'"status":"ok"'*'"keys_read":'*) ;;
+	*) die "the drill in the image printed no successful summary: ${out}" ;;
+	esac
+	echo "drill in the image: ${out}"
 	# Checked last, so that a size failure still shows whether the image works.
 	[ "${size}" -lt "${MAX_IMAGE_BYTES}" ] ||
 		die "the image is ${size} bytes uncompressed, the limit is ${MAX_IMAGE_BYTES} (it works otherwise; $((SECONDS - start))s)"
