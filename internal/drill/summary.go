@@ -32,7 +32,6 @@ type Summary struct {
 	Seconds    map[string]float64 `json:"seconds"`
 	Version    string             `json:"version"`
 	StartedAt  string             `json:"started_at"`
-	started    time.Time
 }
 
 // SnapshotInfo is the drilled snapshot as fetched and verified.
@@ -59,12 +58,9 @@ type Checks struct {
 	KubeSystem string `json:"kube_system_namespace"`
 }
 
-// Duration is how long the drill has run.
-func (s *Summary) Duration(now time.Time) time.Duration { return now.Sub(s.started) }
-
 func newSummary(o Options, now time.Time) Summary {
 	return Summary{Status: StatusOK, From: o.From, Seconds: map[string]float64{},
-		Version: version.Version, StartedAt: now.UTC().Format(time.RFC3339), started: now}
+		Version: version.Version, StartedAt: now.UTC().Format(time.RFC3339)}
 }
 
 // step runs fn as the named step, timing it and naming it in the summary
