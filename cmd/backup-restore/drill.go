@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"os/signal"
 	"syscall"
@@ -15,6 +14,7 @@ import (
 	"github.com/etcd-backup/etcd-backup/internal/config"
 	"github.com/etcd-backup/etcd-backup/internal/drill"
 	"github.com/etcd-backup/etcd-backup/internal/location"
+	"github.com/etcd-backup/etcd-backup/internal/logging"
 	"github.com/etcd-backup/etcd-backup/internal/metrics"
 )
 
@@ -72,7 +72,7 @@ func runDrill(cmd *cobra.Command, f *drillFlags) error {
 	if err := drillOptions(cmd, f, cfg); err != nil {
 		return err
 	}
-	log := newLogger(cmd.ErrOrStderr(), cfg.LogFormat, cfg.LogLevel)
+	log := logging.New(cmd.ErrOrStderr(), cfg.LogFormat, cfg.LogLevel)
 	syscall.Umask(0o077)
 	ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -137,14 +137,4 @@ func publishDrill(ctx context.Context, log *slog.Logger, cfg config.Config, ok b
 	if err := p.Publish(context.WithoutCancel(ctx), set); err != nil {
 		log.Warn("could not publish metrics; the drill itself is not affected", "error", err.Error())
 	}
-}
-
-func newLogger(w io.Writer, format, level string) *slog.Logger {
-	var lv slog.Level
-	_ = lv.UnmarshalText([]byte(level)) // validated by config
-	opts := &slog.HandlerOptions{Level: lv}
-	if format == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
-	}
-	return slog.New(slog.NewJSONHandler(w, opts))
 }

@@ -17,6 +17,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/etcd-backup/etcd-backup/internal/location"
 	"github.com/etcd-backup/etcd-backup/internal/restore"
 	"github.com/etcd-backup/etcd-backup/internal/verify"
 )
@@ -81,7 +82,8 @@ func Run(ctx context.Context, o Options, d Deps) (Summary, error) {
 	sum := newSummary(o, d.Now())
 	err := run(ctx, o, d, &sum)
 	if err != nil {
-		sum.Status, sum.Error = StatusFailed, err.Error()
+		// The summary goes to the termination message: no credential in it.
+		sum.Status, sum.Error = StatusFailed, location.RedactText(err.Error())
 	}
 	if werr := sum.print(d.Stdout); werr != nil && err == nil {
 		err = werr
