@@ -18,13 +18,15 @@ if [ -x ci/install-etcd-servers.sh ]; then
 fi
 pkgs=$(go list ./...)
 # internal/cgrouptest creates a memory cgroup and needs root; as another user
-# with password-less sudo (GitHub's runners) its test binary and the backup
-# job are built as this user and run as root.
+# with password-less sudo (GitHub's runners) its test binary and the two
+# binaries (backup-job, and backup-restore beside it for the drill) are built
+# as this user and run as root.
 if [ "$(id -u)" != 0 ] && sudo -n true 2>/dev/null; then
   bindir=$(mktemp -d)
   trap 'rm -rf "$bindir"' EXIT
   go test -c -o "$bindir/cgrouptest.test" ./internal/cgrouptest
   CGO_ENABLED=0 go build -trimpath -tags "$(cat build/go-tags)" -o "$bindir/backup-job" ./cmd/backup-job
+  CGO_ENABLED=0 go build -trimpath -tags "$(cat build/go-tags)" -o "$bindir/backup-restore" ./cmd/backup-restore
   (cd internal/cgrouptest && sudo -n env CI="${CI:-}" PATH="$PATH" BACKUP_JOB_BINARY="$bindir/backup-job" \
     "$bindir/cgrouptest.test" -test.count=1 -test.timeout=10m)
   pkgs=$(grep -v '/internal/cgrouptest$' <<<"$pkgs")
