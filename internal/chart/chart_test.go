@@ -18,9 +18,7 @@ import (
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/lint"
 	"helm.sh/helm/v3/pkg/lint/support"
-	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/yaml"
 
 	"github.com/etcd-backup/etcd-backup/internal/config"
@@ -35,408 +33,36 @@ const (
 	controlRole = "node-role.kubernetes.io/control-plane"
 )
 
-// renderCase is one set of values that must install, with what must be true
-// of the result beyond the checks every render gets.
-type renderCase struct {
-	name   string
-	values string
+// valuesCase is one values file that must install, with what must be true of
+// the result beyond the checks every render gets.
+type valuesCase struct {
+	file string
 	// golden names testdata/<golden>.golden.yaml; empty means no golden file.
 	golden string
 	check  func(t *testing.T, r *release)
 }
 
-func TestRender(t *testing.T) {
-	cases := []renderCase{
-		{
-			name:   "defaults",
-			golden: "defaults",
-			check: func(t *testing.T, r *release) {
-				cj := r.CronJob
-				spec := &cj.Spec
-				if spec.Schedule != "0 17 * * *" || deref(spec.TimeZone) != "Asia/Seoul" {
-					t.Errorf("schedule %q in %q, want \"0 17 * * *\" in Asia/Seoul", spec.Schedule, deref(spec.TimeZone))
-				}
-				if spec.ConcurrencyPolicy != batchv1.ForbidConcurrent {
-					t.Errorf("concurrencyPolicy %q, want Forbid", spec.ConcurrencyPolicy)
-				}
-				if deref(spec.SuccessfulJobsHistoryLimit) != 3 || deref(spec.FailedJobsHistoryLimit) != 1 {
-					t.Errorf("history limits %d/%d, want 3/1", deref(spec.SuccessfulJobsHistoryLimit), deref(spec.FailedJobsHistoryLimit))
-				}
-				if deref(spec.Suspend) {
-					t.Error("suspended by default")
-				}
-				job := spec.JobTemplate.Spec
-				if deref(job.BackoffLimit) != 2 || deref(job.ActiveDeadlineSeconds) != 3600 || job.TTLSecondsAfterFinished != nil {
-					t.Errorf("job backoffLimit %d, activeDeadlineSeconds %d, ttl %v; want 2, 3600, unset",
-						deref(job.BackoffLimit), deref(job.ActiveDeadlineSeconds), job.TTLSecondsAfterFinished)
-				}
-				wantEnv(t, r, map[string]string{
-					"ETCD_BACKUP_ENDPOINTS":        "https://127.0.0.1:2379",
-					"ETCD_BACKUP_CACERT":           certMount + "/ca.crt",
-					"ETCD_BACKUP_CERT":             certMount + "/server.crt",
-					"ETCD_BACKUP_KEY":              certMount + "/server.key",
-					"ETCD_BACKUP_DESTINATIONS":     hostMount + "," + pvcMount,
-					"ETCD_BACKUP_RETENTION":        "5d",
-					"ETCD_BACKUP_KEEP_MIN":         "3",
-					"ETCD_BACKUP_NAME_PREFIX":      "etcd-snapshot-",
-					"ETCD_BACKUP_DRY_RUN":          "false",
-					"ETCD_BACKUP_LOG_FORMAT":       "json",
-					"ETCD_BACKUP_LOG_LEVEL":        "info",
-					"ETCD_BACKUP_DIAL_TIMEOUT":     "5s",
-					"ETCD_BACKUP_SNAPSHOT_TIMEOUT": "30m",
-					"ETCD_BACKUP_WORK_DIR":         workDir,
-				})
-				pod := podSpec(r)
-				if v := volume(t, pod, "backup-host"); v.HostPath == nil || v.HostPath.Path != "/data/etcd-backup" || deref(v.HostPath.Type) != corev1.HostPathDirectoryOrCreate {
-					t.Errorf("host backup volume %+v, want hostPath /data/etcd-backup DirectoryOrCreate", v.VolumeSource)
-				}
-				if v := volume(t, pod, "backup-pvc"); v.PersistentVolumeClaim == nil || v.PersistentVolumeClaim.ClaimName != releaseName {
-					t.Errorf("PVC volume %+v, want claim %s", v.VolumeSource, releaseName)
-				}
-				if r.PVC == nil {
-					t.Fatal("no PersistentVolumeClaim rendered")
-				}
-				if r.PVC.Name != releaseName || r.PVC.Namespace != namespace {
-					t.Errorf("PVC %s/%s, want %s/%s", r.PVC.Namespace, r.PVC.Name, namespace, releaseName)
-				}
-				if got := r.PVC.Spec.Resources.Requests[corev1.ResourceStorage]; got.Cmp(resource.MustParse("10Gi")) != 0 {
-					t.Errorf("PVC size %s, want 10Gi", got.String())
-				}
-				if !slices.Equal(r.PVC.Spec.AccessModes, []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce}) || r.PVC.Spec.StorageClassName != nil {
-					t.Errorf("PVC access modes %v, storage class %v; want [ReadWriteOnce], cluster default", r.PVC.Spec.AccessModes, r.PVC.Spec.StorageClassName)
-				}
-				if r.PVC.Annotations["helm.sh/resource-policy"] != "keep" {
-					t.Error("the PVC holding backups is not kept on uninstall")
-				}
-				if r.ServiceAccount != nil || pod.ServiceAccountName != "" {
-					t.Errorf("ServiceAccount %v / serviceAccountName %q rendered without objectStorage.serviceAccount.create", r.ServiceAccount, pod.ServiceAccountName)
-				}
-				c := container(t, r)
-				if c.Image != imageRepo+":"+appVersion(t) {
-					t.Errorf("image %q, want %s:%s", c.Image, imageRepo, appVersion(t))
-				}
-				if len(c.Command) != 0 || len(c.Args) != 0 {
-					t.Errorf("command %q args %q: the image's entrypoint needs none", c.Command, c.Args)
-				}
-				if len(c.EnvFrom) != 0 {
-					t.Errorf("envFrom %+v without object storage", c.EnvFrom)
-				}
-				if c.TerminationMessagePolicy != corev1.TerminationMessageFallbackToLogsOnError {
-					t.Errorf("terminationMessagePolicy %q, want FallbackToLogsOnError", c.TerminationMessagePolicy)
-				}
-				if pod.Affinity != nil {
-					t.Errorf("affinity %+v without affinity or preferredNodes", pod.Affinity)
-				}
-				if v := volume(t, pod, "scratch"); v.EmptyDir == nil || v.EmptyDir.SizeLimit == nil || v.EmptyDir.SizeLimit.Cmp(resource.MustParse("10Gi")) != 0 {
-					t.Errorf("scratch volume %+v, want an emptyDir limited to 10Gi", v.VolumeSource)
-				}
-				policy := cj.Spec.JobTemplate.Spec.PodFailurePolicy
-				if policy == nil || len(policy.Rules) == 0 || policy.Rules[0].Action != batchv1.PodFailurePolicyActionFailJob ||
-					policy.Rules[0].OnExitCodes == nil || !slices.Equal(policy.Rules[0].OnExitCodes.Values, []int32{2}) ||
-					deref(policy.Rules[0].OnExitCodes.ContainerName) != c.Name {
-					t.Errorf("podFailurePolicy %+v: exit status 2 (bad configuration) must fail the Job at once", policy)
-				}
-				for _, want := range []string{
-					"kubectl create job --from=cronjob/etcd-backup etcd-backup-manual-$(date +%s) -n kube-system",
-					"/data/etcd-backup on the control-plane node",
-					"PersistentVolumeClaim kube-system/etcd-backup",
-				} {
-					if !strings.Contains(r.Notes, want) {
-						t.Errorf("NOTES.txt lacks %q:\n%s", want, r.Notes)
-					}
-				}
-			},
-		},
-		{
-			name:   "pvc off",
-			values: "pvcBackup: {enabled: false}",
-			check: func(t *testing.T, r *release) {
-				if r.PVC != nil {
-					t.Error("PersistentVolumeClaim rendered with pvcBackup.enabled=false")
-				}
-				if hasVolume(podSpec(r), "backup-pvc") {
-					t.Error("PVC volume rendered with pvcBackup.enabled=false")
-				}
-				wantEnv(t, r, map[string]string{"ETCD_BACKUP_DESTINATIONS": hostMount})
-				if strings.Contains(r.Notes, "PersistentVolumeClaim") {
-					t.Errorf("NOTES.txt names a PVC that is off:\n%s", r.Notes)
-				}
-			},
-		},
-		{
-			name:   "existing claim",
-			golden: "existing-claim",
-			values: "pvcBackup: {existingClaim: etcd-snapshots, size: 50Gi}\nhostPathBackup: {path: /var/backups/etcd}",
-			check: func(t *testing.T, r *release) {
-				if r.PVC != nil {
-					t.Error("PersistentVolumeClaim rendered although existingClaim is set")
-				}
-				pod := podSpec(r)
-				if v := volume(t, pod, "backup-pvc"); v.PersistentVolumeClaim == nil || v.PersistentVolumeClaim.ClaimName != "etcd-snapshots" {
-					t.Errorf("PVC volume %+v, want claim etcd-snapshots", v.VolumeSource)
-				}
-				if v := volume(t, pod, "backup-host"); v.HostPath == nil || v.HostPath.Path != "/var/backups/etcd" {
-					t.Errorf("host backup volume %+v, want /var/backups/etcd", v.VolumeSource)
-				}
-				wantEnv(t, r, map[string]string{"ETCD_BACKUP_DESTINATIONS": hostMount + "," + pvcMount})
-				if !strings.Contains(r.Notes, "PersistentVolumeClaim kube-system/etcd-snapshots") {
-					t.Errorf("NOTES.txt does not name the existing claim:\n%s", r.Notes)
-				}
-			},
-		},
-		{
-			name:   "object storage with a secret and workload identity",
-			golden: "object-storage",
-			values: `
-objectStorage:
-  enabled: true
-  url: s3://etcd-backups/cluster-a?region=eu-west-1
-  existingSecret: etcd-backup-s3
-  serviceAccount:
-    create: true
-    annotations:
-      eks.amazonaws.com/role-arn: arn:aws:iam::123456789012:role/etcd-backup
-`,
-			check: func(t *testing.T, r *release) {
-				wantEnv(t, r, map[string]string{
-					"ETCD_BACKUP_DESTINATIONS": hostMount + "," + pvcMount + ",s3://etcd-backups/cluster-a?region=eu-west-1",
-				})
-				c := container(t, r)
-				if len(c.EnvFrom) != 1 || c.EnvFrom[0].SecretRef == nil || c.EnvFrom[0].SecretRef.Name != "etcd-backup-s3" {
-					t.Errorf("envFrom %+v, want the secret etcd-backup-s3", c.EnvFrom)
-				}
-				sa := r.ServiceAccount
-				if sa == nil {
-					t.Fatal("no ServiceAccount rendered with objectStorage.serviceAccount.create")
-				}
-				if sa.Name != releaseName || sa.Namespace != namespace || sa.Annotations["eks.amazonaws.com/role-arn"] != "arn:aws:iam::123456789012:role/etcd-backup" {
-					t.Errorf("ServiceAccount %s/%s annotations %v, want %s/%s with the IRSA role", sa.Namespace, sa.Name, sa.Annotations, namespace, releaseName)
-				}
-				if sa.AutomountServiceAccountToken == nil || *sa.AutomountServiceAccountToken {
-					t.Error("ServiceAccount mounts an API token the job does not need")
-				}
-				if podSpec(r).ServiceAccountName != sa.Name {
-					t.Errorf("pod runs as %q, want the created ServiceAccount %q", podSpec(r).ServiceAccountName, sa.Name)
-				}
-				if !strings.Contains(r.Notes, "s3://etcd-backups/cluster-a (credentials from Secret etcd-backup-s3)") {
-					t.Errorf("NOTES.txt does not name the bucket without its query:\n%s", r.Notes)
-				}
-			},
-		},
-		{
-			name: "object storage only, existing service account",
-			values: `
-hostPathBackup: {enabled: false}
-pvcBackup: {enabled: false}
-objectStorage:
-  enabled: true
-  url: gs://etcd-backups/prod
-  serviceAccount: {name: etcd-backup-gcs}
-scratch: {sizeLimit: 4Gi}
-`,
-			check: func(t *testing.T, r *release) {
-				wantEnv(t, r, map[string]string{"ETCD_BACKUP_DESTINATIONS": "gs://etcd-backups/prod"})
-				pod := podSpec(r)
-				if hasVolume(pod, "backup-host") || hasVolume(pod, "backup-pvc") || r.PVC != nil {
-					t.Error("local backup volumes rendered while both are off")
-				}
-				if r.ServiceAccount != nil || pod.ServiceAccountName != "etcd-backup-gcs" {
-					t.Errorf("ServiceAccount %v, serviceAccountName %q; want none created and etcd-backup-gcs used", r.ServiceAccount, pod.ServiceAccountName)
-				}
-				if len(container(t, r).EnvFrom) != 0 {
-					t.Error("envFrom rendered without objectStorage.existingSecret")
-				}
-				if v := volume(t, pod, "scratch"); v.EmptyDir == nil || v.EmptyDir.SizeLimit == nil || v.EmptyDir.SizeLimit.Cmp(resource.MustParse("4Gi")) != 0 {
-					t.Errorf("scratch volume %+v, want an emptyDir of 4Gi", v.VolumeSource)
-				}
-			},
-		},
-		{
-			name:   "preferred nodes merged with affinity",
-			golden: "preferred-nodes",
-			values: `
-preferredNodes: [master-1, master-2]
-affinity:
-  nodeAffinity:
-    preferredDuringSchedulingIgnoredDuringExecution:
-      - weight: 10
-        preference:
-          matchExpressions:
-            - {key: topology.kubernetes.io/zone, operator: In, values: [zone-a]}
-`,
-			check: func(t *testing.T, r *release) {
-				aff := podSpec(r).Affinity
-				if aff == nil || aff.NodeAffinity == nil {
-					t.Fatal("no node affinity rendered for preferredNodes")
-				}
-				terms := aff.NodeAffinity.PreferredDuringSchedulingIgnoredDuringExecution
-				if len(terms) != 2 {
-					t.Fatalf("%d preferred terms, want the given one plus the preferredNodes one: %+v", len(terms), terms)
-				}
-				if terms[0].Weight != 10 || terms[0].Preference.MatchExpressions[0].Key != "topology.kubernetes.io/zone" {
-					t.Errorf("the affinity value's own term was changed: %+v", terms[0])
-				}
-				got := terms[1]
-				want := corev1.NodeSelectorRequirement{Key: "kubernetes.io/hostname", Operator: corev1.NodeSelectorOpIn, Values: []string{"master-1", "master-2"}}
-				if got.Weight != 100 || len(got.Preference.MatchExpressions) != 1 ||
-					got.Preference.MatchExpressions[0].Key != want.Key || got.Preference.MatchExpressions[0].Operator != want.Operator ||
-					!slices.Equal(got.Preference.MatchExpressions[0].Values, want.Values) {
-					t.Errorf("preferredNodes term %+v, want weight 100 with %+v", got, want)
-				}
-				if aff.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution != nil {
-					t.Error("preferredNodes made a required rule")
-				}
-			},
-		},
-		{
-			name: "custom schedule, time zone and retention",
-			values: `
-schedule: "30 2 * * 0"
-timeZone: Europe/Berlin
-retention: {maxAge: 336h, keepMin: 7}
-namePrefix: prod-etcd-
-dryRun: true
-logFormat: text
-logLevel: debug
-etcd: {dialTimeout: 10s, snapshotTimeout: 1h}
-startingDeadlineSeconds: null
-activeDeadlineSeconds: 7200
-ttlSecondsAfterFinished: 86400
-suspend: true
-`,
-			check: func(t *testing.T, r *release) {
-				spec := r.CronJob.Spec
-				if spec.Schedule != "30 2 * * 0" || deref(spec.TimeZone) != "Europe/Berlin" || !deref(spec.Suspend) || spec.StartingDeadlineSeconds != nil {
-					t.Errorf("schedule %q tz %q suspend %v startingDeadline %v", spec.Schedule, deref(spec.TimeZone), deref(spec.Suspend), spec.StartingDeadlineSeconds)
-				}
-				job := spec.JobTemplate.Spec
-				if deref(job.ActiveDeadlineSeconds) != 7200 || deref(job.TTLSecondsAfterFinished) != 86400 {
-					t.Errorf("activeDeadlineSeconds %d ttl %d, want 7200 and 86400", deref(job.ActiveDeadlineSeconds), deref(job.TTLSecondsAfterFinished))
-				}
-				wantEnv(t, r, map[string]string{
-					"ETCD_BACKUP_RETENTION":        "336h",
-					"ETCD_BACKUP_KEEP_MIN":         "7",
-					"ETCD_BACKUP_NAME_PREFIX":      "prod-etcd-",
-					"ETCD_BACKUP_DRY_RUN":          "true",
-					"ETCD_BACKUP_LOG_FORMAT":       "text",
-					"ETCD_BACKUP_LOG_LEVEL":        "debug",
-					"ETCD_BACKUP_DIAL_TIMEOUT":     "10s",
-					"ETCD_BACKUP_SNAPSHOT_TIMEOUT": "1h",
-				})
-				if !strings.Contains(r.Notes, "SUSPENDED") || !strings.Contains(r.Notes, "dryRun=true") {
-					t.Errorf("NOTES.txt does not warn about suspend and dryRun:\n%s", r.Notes)
-				}
-			},
-		},
-		{
-			name:   "no time zone",
-			values: `timeZone: ""`,
-			check: func(t *testing.T, r *release) {
-				if r.CronJob.Spec.TimeZone != nil {
-					t.Errorf("timeZone %q rendered from an empty value", *r.CronJob.Spec.TimeZone)
-				}
-			},
-		},
-		{
-			name: "healthcheck client certificate in another directory, etcd auth, several endpoints",
-			values: `
-etcd:
-  endpoints: [https://10.0.0.11:2379, "https://[fd00::12]:2379"]
-  certs: {hostPath: /etc/etcd/pki, certFile: healthcheck-client.crt, keyFile: healthcheck-client.key}
-  auth: {existingSecret: etcd-root, usernameKey: user, passwordKey: pass}
-`,
-			check: func(t *testing.T, r *release) {
-				wantEnv(t, r, map[string]string{
-					"ETCD_BACKUP_ENDPOINTS": "https://10.0.0.11:2379,https://[fd00::12]:2379",
-					"ETCD_BACKUP_CACERT":    "/etc/etcd/pki/ca.crt",
-					"ETCD_BACKUP_CERT":      "/etc/etcd/pki/healthcheck-client.crt",
-					"ETCD_BACKUP_KEY":       "/etc/etcd/pki/healthcheck-client.key",
-				})
-				for name, key := range map[string]string{"ETCD_BACKUP_USERNAME": "user", "ETCD_BACKUP_PASSWORD": "pass"} {
-					e := envVar(t, r, name)
-					if e.Value != "" || e.ValueFrom == nil || e.ValueFrom.SecretKeyRef == nil ||
-						e.ValueFrom.SecretKeyRef.Name != "etcd-root" || e.ValueFrom.SecretKeyRef.Key != key {
-						t.Errorf("%s = %+v, want secret etcd-root key %s", name, e, key)
-					}
-				}
-			},
-		},
-		{
-			name:   "no client certificates for a plain-HTTP etcd",
-			values: "etcd: {endpoints: [http://127.0.0.1:2379], certs: {enabled: false}}",
-			check: func(t *testing.T, r *release) {
-				wantEnv(t, r, map[string]string{"ETCD_BACKUP_CACERT": "", "ETCD_BACKUP_CERT": "", "ETCD_BACKUP_KEY": ""})
-				if hasVolume(podSpec(r), "etcd-certs") {
-					t.Error("certificate directory mounted with etcd.certs.enabled=false")
-				}
-			},
-		},
-		{
-			name:   "restartPolicy OnFailure",
-			values: "restartPolicy: OnFailure",
-			check: func(t *testing.T, r *release) {
-				if podSpec(r).RestartPolicy != corev1.RestartPolicyOnFailure {
-					t.Errorf("restartPolicy %q", podSpec(r).RestartPolicy)
-				}
-				if r.CronJob.Spec.JobTemplate.Spec.PodFailurePolicy != nil {
-					t.Error("podFailurePolicy rendered with restartPolicy OnFailure; the API server refuses that")
-				}
-			},
-		},
-		{
-			name: "extra volume as another destination",
-			values: `
-extraVolumes:
-  - name: nfs
-    nfs: {server: nfs.example.org, path: /exports/etcd}
-extraVolumeMounts:
-  - {name: nfs, mountPath: /backup/nfs}
-extraDestinations: [/backup/nfs, "azblob://etcd/cluster-a"]
-extraEnv:
-  - {name: AZURE_STORAGE_ACCOUNT, value: backups}
-pvcBackup: {storageClass: "-", accessModes: [ReadWriteOncePod], annotations: {team: platform}, keepOnUninstall: false}
-`,
-			check: func(t *testing.T, r *release) {
-				wantEnv(t, r, map[string]string{
-					"ETCD_BACKUP_DESTINATIONS": hostMount + "," + pvcMount + ",/backup/nfs,azblob://etcd/cluster-a",
-					"AZURE_STORAGE_ACCOUNT":    "backups",
-				})
-				if r.PVC == nil || r.PVC.Spec.StorageClassName == nil || *r.PVC.Spec.StorageClassName != "" {
-					t.Errorf("storageClass \"-\" must render storageClassName \"\": %+v", r.PVC)
-				}
-				if _, kept := r.PVC.Annotations["helm.sh/resource-policy"]; kept || r.PVC.Annotations["team"] != "platform" {
-					t.Errorf("PVC annotations %v, want team=platform and no keep policy", r.PVC.Annotations)
-				}
-			},
-		},
-		{
-			name:   "image digest and pull secrets",
-			values: "image: {digest: \"sha256:" + strings.Repeat("ab", 32) + "\", pullPolicy: Always}\nimagePullSecrets: [{name: regcred}]",
-			check: func(t *testing.T, r *release) {
-				c := container(t, r)
-				if c.Image != imageRepo+"@sha256:"+strings.Repeat("ab", 32) || c.ImagePullPolicy != corev1.PullAlways {
-					t.Errorf("image %q %q, want the digest and Always", c.Image, c.ImagePullPolicy)
-				}
-				if ps := podSpec(r).ImagePullSecrets; len(ps) != 1 || ps[0].Name != "regcred" {
-					t.Errorf("imagePullSecrets %+v", ps)
-				}
-			},
-		},
-	}
+func valuesFile(name string) string  { return filepath.Join("testdata", "values", name+".yaml") }
+func exampleFile(name string) string { return filepath.Join(chartDir, "examples", name+".yaml") }
+
+func runValuesCases(t *testing.T, cases []valuesCase) {
+	t.Helper()
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			r, err := render(t, tc.values)
+		t.Run(strings.TrimSuffix(filepath.Base(tc.file), ".yaml"), func(t *testing.T) {
+			values, err := os.ReadFile(tc.file)
 			if err != nil {
-				t.Fatalf("render refused values:\n%s\nerror: %v", tc.values, err)
+				t.Fatal(err)
+			}
+			r, err := render(t, string(values))
+			if err != nil {
+				t.Fatalf("render refused %s: %v", tc.file, err)
 			}
 			if r.CronJob == nil {
 				t.Fatal("no CronJob rendered")
 			}
 			checkEveryRender(t, r)
 			checkBinaryAcceptsEnv(t, r)
-			if tc.check != nil {
-				tc.check(t, r)
-			}
+			tc.check(t, r)
 			if tc.golden != "" {
 				checkGolden(t, tc.golden, goldenText(r))
 			}
@@ -470,19 +96,15 @@ func checkEveryRender(t *testing.T, r *release) {
 		t.Errorf("CronJob name %q has %d characters; the controller needs at most 52", cj.Name, n)
 	}
 	pod := podSpec(r)
-	if !pod.HostNetwork || pod.DNSPolicy != corev1.DNSClusterFirstWithHostNet {
-		t.Errorf("hostNetwork %v dnsPolicy %q, want true and ClusterFirstWithHostNet", pod.HostNetwork, pod.DNSPolicy)
+	if pod.HostNetwork != (pod.DNSPolicy == corev1.DNSClusterFirstWithHostNet) {
+		t.Errorf("hostNetwork %v with dnsPolicy %q: cluster DNS needs ClusterFirstWithHostNet exactly with the host network", pod.HostNetwork, pod.DNSPolicy)
 	}
-	if v, ok := pod.NodeSelector[controlRole]; !ok || v != "" {
-		t.Errorf("nodeSelector %v, want %s: \"\"", pod.NodeSelector, controlRole)
+	if _, ok := pod.NodeSelector[controlRole]; !ok {
+		t.Errorf("nodeSelector %v does not pin the pod to a control-plane node (%s)", pod.NodeSelector, controlRole)
 	}
-	tolerated := false
-	for _, tol := range pod.Tolerations {
-		if tol.Key == controlRole && tol.Operator == corev1.TolerationOpExists && tol.Effect == corev1.TaintEffectNoSchedule {
-			tolerated = true
-		}
-	}
-	if !tolerated {
+	if !slices.ContainsFunc(pod.Tolerations, func(tol corev1.Toleration) bool {
+		return tol.Key == controlRole && tol.Operator == corev1.TolerationOpExists && (tol.Effect == "" || tol.Effect == corev1.TaintEffectNoSchedule)
+	}) {
 		t.Errorf("tolerations %+v lack the control-plane NoSchedule taint", pod.Tolerations)
 	}
 	if pod.AutomountServiceAccountToken == nil || *pod.AutomountServiceAccountToken {
@@ -561,9 +183,9 @@ func checkEveryRender(t *testing.T, r *release) {
 		}
 	}
 
-	// Certificates: when set, each file lies directly in the read-only
-	// certificate mount, whose volume is the host directory.
-	certs, certsMounted := mountNamed(c, "etcd-certs")
+	// Certificates: each file that is set is mounted read-only, alone, at
+	// its own path, from the same path on the node; nothing else is.
+	certMounts := 0
 	for _, name := range []string{"ETCD_BACKUP_CACERT", "ETCD_BACKUP_CERT", "ETCD_BACKUP_KEY"} {
 		e, ok := env[name]
 		if !ok {
@@ -573,22 +195,32 @@ func checkEveryRender(t *testing.T, r *release) {
 		if e.Value == "" {
 			continue
 		}
-		if !certsMounted {
-			t.Errorf("%s=%s but no certificate directory is mounted", name, e.Value)
+		m, ok := mountFor(c, e.Value)
+		if !ok || m.MountPath != e.Value {
+			t.Errorf("%s=%s is not a file mount of its own (mount %+v)", name, e.Value, m)
 			continue
 		}
-		if filepath.Dir(e.Value) != filepath.Clean(certs.MountPath) {
-			t.Errorf("%s=%s is not a file in the certificate mount %s", name, e.Value, certs.MountPath)
+		if !m.ReadOnly {
+			t.Errorf("the certificate file %s is mounted writable", e.Value)
+		}
+		v := volumes[m.Name]
+		if v.HostPath == nil || deref(v.HostPath.Type) != corev1.HostPathFile || v.HostPath.Path != e.Value {
+			t.Errorf("certificate volume %+v, want hostPath type File %s", v.VolumeSource, e.Value)
 		}
 	}
-	if certsMounted {
-		if !certs.ReadOnly {
-			t.Error("the etcd certificate directory is mounted writable")
+	files := map[string]bool{}
+	for _, n := range []string{"ETCD_BACKUP_CACERT", "ETCD_BACKUP_CERT", "ETCD_BACKUP_KEY"} {
+		if v := env[n].Value; v != "" {
+			files[v] = true
 		}
-		v := volumes["etcd-certs"]
-		if v.HostPath == nil || deref(v.HostPath.Type) != corev1.HostPathDirectory || v.HostPath.Path != certs.MountPath {
-			t.Errorf("certificate volume %+v, want hostPath type Directory mounted at the same path %s", v.VolumeSource, certs.MountPath)
+	}
+	for _, m := range c.VolumeMounts {
+		if v := volumes[m.Name]; v.HostPath != nil && deref(v.HostPath.Type) == corev1.HostPathFile {
+			certMounts++
 		}
+	}
+	if certMounts != len(files) {
+		t.Errorf("%d file mounts for %d distinct certificate files", certMounts, len(files))
 	}
 
 	// Scratch: the work directory is a writable emptyDir.
@@ -691,9 +323,18 @@ func TestRenderRefusesBadValues(t *testing.T) {
 		want string
 	}{
 		{"schedule not a string", "schedule: 5", "/schedule"},
-		{"schedule with four fields", `schedule: "0 17 * *"`, "/schedule"},
-		{"schedule in words", `schedule: "every day at five"`, "/schedule"},
-		{"schedule with a TZ prefix", `schedule: "TZ=UTC 0 17 * * *"`, "/schedule"},
+		{"schedule with four fields", `schedule: "0 17 * *"`, `schedule "0 17 * *" has 4 fields: give five fields`},
+		{"schedule in words", `schedule: "every day at five"`, `schedule "every day at five" has 4 fields`},
+		{"schedule with a TZ prefix", `schedule: "TZ=UTC 0 17 * * *"`, "the time zone goes in the timeZone value"},
+		{"schedule hour out of range", `schedule: "0 25 * * *"`, `the hour field "25" is not accepted: give *, values 0-23`},
+		{"schedule minute out of range", `schedule: "60 1 * * *"`, `the minute field "60" is not accepted: give *, values 0-59`},
+		{"schedule day of month zero", `schedule: "0 1 0 * *"`, `the day-of-month field "0" is not accepted: give *, values 1-31`},
+		{"schedule month 13", `schedule: "0 1 1 13 *"`, `the month field "13" is not accepted: give *, values 1-12 or JAN-DEC`},
+		{"schedule weekday 7", `schedule: "0 1 * * 7"`, `the day-of-week field "7" is not accepted: give *, values 0-6 or SUN-SAT`},
+		{"schedule backwards range", `schedule: "0 20-8 * * *"`, `the hour field "20-8" is not accepted`},
+		{"schedule step zero", `schedule: "*/0 * * * *"`, `the minute field "*/0" is not accepted`},
+		{"schedule out of range in a list", `schedule: "0 1,2,99 * * *"`, `the hour field "1,2,99" is not accepted`},
+		{"schedule unknown macro", `schedule: "@fortnightly"`, `schedule "@fortnightly" is not accepted: give five fields`},
 		{"time zone with spaces", `timeZone: "Asia Seoul"`, "/timeZone"},
 		{"concurrency policy unknown", "concurrencyPolicy: Never", "/concurrencyPolicy"},
 		{"history limit negative", "failedJobsHistoryLimit: -1", "/failedJobsHistoryLimit"},
@@ -701,11 +342,12 @@ func TestRenderRefusesBadValues(t *testing.T) {
 		{"suspend a string", `suspend: "yes"`, "/suspend"},
 		{"backoff limit negative", "backoffLimit: -1", "/backoffLimit"},
 		{"restart policy Always", "restartPolicy: Always", "/restartPolicy"},
-		{"retention negative", "retention: {maxAge: -5d}", "/retention/maxAge"},
-		{"retention negative duration", "retention: {maxAge: -120h}", "/retention/maxAge"},
-		{"retention zero", "retention: {maxAge: 0d}", "/retention/maxAge"},
+		{"retention negative", "retention: {maxAge: -5d}", `retention.maxAge "-5d" is not accepted: give whole days such as 5d`},
+		{"retention negative duration", "retention: {maxAge: -120h}", `retention.maxAge "-120h" is not accepted`},
+		{"retention zero", "retention: {maxAge: 0d}", `retention.maxAge "0d" is not accepted`},
 		{"retention a number", "retention: {maxAge: 5}", "/retention/maxAge"},
-		{"retention in weeks", "retention: {maxAge: 2w}", "/retention/maxAge"},
+		{"retention in weeks", "retention: {maxAge: 2w}", `retention.maxAge "2w" is not accepted: give whole days such as 5d (1d to 99999d), or a positive Go duration such as 120h`},
+		{"retention zero duration", "retention: {maxAge: 0h0m}", `retention.maxAge "0h0m" is not accepted`},
 		{"keepMin negative", "retention: {keepMin: -1}", "/retention/keepMin"},
 		{"keepMin zero", "retention: {keepMin: 0}", "/retention/keepMin"},
 		{"keepMin a string", `retention: {keepMin: "3"}`, "/retention/keepMin"},
@@ -719,7 +361,10 @@ func TestRenderRefusesBadValues(t *testing.T) {
 		{"endpoint with a path", "etcd: {endpoints: [https://127.0.0.1:2379/v3]}", "/etcd/endpoints/0"},
 		{"no endpoints", "etcd: {endpoints: []}", "/etcd/endpoints"},
 		{"endpoints a string", "etcd: {endpoints: https://127.0.0.1:2379}", "/etcd/endpoints"},
-		{"certificate outside the directory", "etcd: {certs: {keyFile: ../../../root/key.pem}}", "/etcd/certs/keyFile"},
+		{"certificate outside the directory", "etcd: {certs: {keyFile: ../../../root/key.pem}}", `etcd.certs.keyFile "../../../root/key.pem" is not accepted: give a file name in etcd.certs.hostPath such as ca.crt, or an absolute path`},
+		{"certificate path with ..", "etcd: {certs: {caFile: /etc/kubernetes/../ca.crt}}", `etcd.certs.caFile "/etc/kubernetes/../ca.crt" is not accepted`},
+		{"certificate file empty", `etcd: {certs: {certFile: ""}}`, "/etcd/certs/certFile"},
+		{"hostNetwork a string", `hostNetwork: "true"`, "/hostNetwork"},
 		{"relative certificate directory", "etcd: {certs: {hostPath: etc/kubernetes/pki}}", "/etcd/certs/hostPath"},
 		{"relative backup directory", "hostPathBackup: {path: data/etcd-backup}", "/hostPathBackup/path"},
 		{"backup directory is root", "hostPathBackup: {path: /}", "/hostPathBackup/path"},
@@ -735,10 +380,10 @@ func TestRenderRefusesBadValues(t *testing.T) {
 		{"dryRun a string", `dryRun: "false"`, "/dryRun"},
 		{"pvc size without number", "pvcBackup: {size: big}", "/pvcBackup/size"},
 		{"pvc read-only access", "pvcBackup: {accessModes: [ReadOnlyMany]}", "/pvcBackup/accessModes"},
-		{"object storage http URL", "objectStorage: {enabled: true, url: \"https://s3.amazonaws.com/bucket\"}", "/objectStorage/url"},
-		{"object storage URL with credentials", "objectStorage: {enabled: true, url: \"s3://AKIA:secret@bucket\"}", "/objectStorage/url"},
-		{"object storage on without URL", "objectStorage: {enabled: true}", "/objectStorage/url"},
-		{"extra destination relative", "extraDestinations: [backup/nfs]", "/extraDestinations/0"},
+		{"object storage http URL", "objectStorage: {enabled: true, url: \"https://s3.amazonaws.com/bucket\"}", `objectStorage.url "https://s3.amazonaws.com/bucket" is not accepted: give s3://bucket`},
+		{"object storage URL with credentials", "objectStorage: {enabled: true, url: \"s3://AKIA:secret@bucket\"}", "without credentials"},
+		{"object storage on without URL", "objectStorage: {enabled: true}", "objectStorage.url is empty"},
+		{"extra destination relative", "extraDestinations: [backup/nfs]", `extraDestinations[0] "backup/nfs" is not accepted: give an absolute path`},
 		{"image tag with a colon", "image: {tag: \"1.0:x\"}", "/image/tag"},
 		{"image digest malformed", "image: {digest: sha256:abc}", "/image/digest"},
 		{"nodeSelector value a bool", "nodeSelector: {disk: true}", "/nodeSelector/disk"},

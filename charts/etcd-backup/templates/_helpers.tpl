@@ -112,11 +112,10 @@ Checks across values that the schema cannot express; each fails the render
 with what is wrong and what is accepted.
 */}}
 {{- define "etcd-backup.validate" -}}
+{{- include "etcd-backup.validateForms" . }}
+{{- include "etcd-backup.validateStorageClass" . }}
 {{- if not (include "etcd-backup.destinations" .) }}
 {{- fail "no backup destination is enabled: set hostPathBackup.enabled, pvcBackup.enabled or objectStorage.enabled (with objectStorage.url), or list extraDestinations" }}
-{{- end }}
-{{- if and .Values.objectStorage.enabled (not .Values.objectStorage.url) }}
-{{- fail "objectStorage.enabled is true but objectStorage.url is empty: set it to s3://bucket/prefix?region=..., gs://bucket/prefix or azblob://container/prefix" }}
 {{- end }}
 {{- if .Values.etcd.certs.enabled }}
 {{- range .Values.etcd.endpoints }}
@@ -173,4 +172,95 @@ Labels of the drill's resources: the common ones, with component drill.
 */}}
 {{- define "etcd-backup.drillLabels" -}}
 {{ include "etcd-backup.labels" . | replace "app.kubernetes.io/component: backup" "app.kubernetes.io/component: drill" }}
+{{- end }}
+
+{{/*
+The certificate files as [{name, path}]: each value is a file name in
+etcd.certs.hostPath or an absolute path, so that files in different
+directories (an external etcd's CA next to the API server's client
+certificate) can be used. A path named twice (certificate and key in one PEM
+file) is mounted once.
+*/}}
+{{- define "etcd-backup.certFiles" -}}
+{{- $c := .Values.etcd.certs }}
+{{- $files := list }}
+{{- if $c.enabled }}
+{{- $seen := dict }}
+{{- range $f := list (list "etcd-ca" $c.caFile) (list "etcd-cert" $c.certFile) (list "etcd-key" $c.keyFile) }}
+{{- $path := include "etcd-backup.certPath" (dict "dir" $c.hostPath "file" (index $f 1)) }}
+{{- if not (hasKey $seen $path) }}
+{{- $_ := set $seen $path true }}
+{{- $files = append $files (dict "name" (index $f 0) "path" $path) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- toJson $files }}
+{{- end }}
+
+{{- define "etcd-backup.certPath" -}}
+{{- if hasPrefix "/" .file }}{{ .file }}{{ else }}{{ printf "%s/%s" (trimSuffix "/" .dir) .file }}{{ end }}
+{{- end }}
+
+{{/*
+The container's environment: the chart's settings, then extraEnv. A name in
+extraEnv replaces the chart's variable of that name instead of following it
+as a duplicate (the API server keeps the last duplicate on install, but a
+later upgrade's patch can drop it); within extraEnv the last entry of a name
+wins.
+*/}}
+{{- define "etcd-backup.env" -}}
+{{- $v := .Values }}
+{{- $c := $v.etcd.certs }}
+{{- $env := list (dict "name" "ETCD_BACKUP_ENDPOINTS" "value" (join "," $v.etcd.endpoints)) }}
+{{- range $name, $file := dict "ETCD_BACKUP_CACERT" $c.caFile "ETCD_BACKUP_CERT" $c.certFile "ETCD_BACKUP_KEY" $c.keyFile }}
+{{- $path := "" }}
+{{- if $c.enabled }}{{ $path = include "etcd-backup.certPath" (dict "dir" $c.hostPath "file" $file) }}{{ end }}
+{{- $env = append $env (dict "name" $name "value" $path) }}
+{{- end }}
+{{- $auth := $v.etcd.auth }}
+{{- if $auth.existingSecret }}
+{{- range $name, $key := dict "ETCD_BACKUP_USERNAME" $auth.usernameKey "ETCD_BACKUP_PASSWORD" $auth.passwordKey }}
+{{- $env = append $env (dict "name" $name "valueFrom" (dict "secretKeyRef" (dict "name" $auth.existingSecret "key" $key))) }}
+{{- end }}
+{{- end }}
+{{- range $name, $value := dict
+  "ETCD_BACKUP_DIAL_TIMEOUT" $v.etcd.dialTimeout
+  "ETCD_BACKUP_SNAPSHOT_TIMEOUT" $v.etcd.snapshotTimeout
+  "ETCD_BACKUP_DESTINATIONS" (include "etcd-backup.destinations" .)
+  "ETCD_BACKUP_RETENTION" $v.retention.maxAge
+  "ETCD_BACKUP_KEEP_MIN" (toString $v.retention.keepMin)
+  "ETCD_BACKUP_NAME_PREFIX" $v.namePrefix
+  "ETCD_BACKUP_DRY_RUN" (toString $v.dryRun)
+  "ETCD_BACKUP_LOG_FORMAT" $v.logFormat
+  "ETCD_BACKUP_LOG_LEVEL" $v.logLevel
+  "ETCD_BACKUP_WORK_DIR" (include "etcd-backup.workDir" .)
+  "ETCD_BACKUP_NICE" (toString $v.gentle.nice)
+  "ETCD_BACKUP_IO_PRIORITY" (toString $v.gentle.ioPriority)
+  "ETCD_BACKUP_RATE_LIMIT" (toString $v.gentle.rateLimit) }}
+{{- $env = append $env (dict "name" $name "value" $value) }}
+{{- end }}
+{{- with $v.metrics.pushgatewayUrl }}
+{{- $env = append $env (dict "name" "ETCD_BACKUP_PUSHGATEWAY_URL" "value" .) }}
+{{- if $v.metrics.instance }}
+{{- $env = append $env (dict "name" "ETCD_BACKUP_METRICS_INSTANCE" "value" $v.metrics.instance) }}
+{{- else }}
+{{- $env = append $env (dict "name" "ETCD_BACKUP_METRICS_INSTANCE" "valueFrom" (dict "fieldRef" (dict "fieldPath" "spec.nodeName"))) }}
+{{- end }}
+{{- end }}
+{{- if $v.metrics.textfile.enabled }}
+{{- $env = append $env (dict "name" "ETCD_BACKUP_METRICS_FILE" "value" (printf "%s/%s" (include "etcd-backup.textfileMountPath" $) $v.metrics.textfile.fileName)) }}
+{{- end }}
+{{- $extra := list }}
+{{- $named := dict }}
+{{- range reverse $v.extraEnv }}
+{{- if not (hasKey $named .name) }}
+{{- $_ := set $named .name true }}
+{{- $extra = prepend $extra . }}
+{{- end }}
+{{- end }}
+{{- $out := list }}
+{{- range $env }}
+{{- if not (hasKey $named .name) }}{{ $out = append $out . }}{{ end }}
+{{- end }}
+{{- concat $out $extra | toYaml }}
 {{- end }}
