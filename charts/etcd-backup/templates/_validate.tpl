@@ -43,7 +43,9 @@ given and what is accepted. values.schema.json still checks the types.
 
 {{/*
 The schedule as the CronJob controller reads it (github.com/robfig/cron/v3,
-ParseStandard): a macro, or five fields of comma-separated items, each *, ?,
+ParseStandard): a macro, or five fields of comma-separated items (empty items
+are skipped, as the library does; a field of none at all, which would never
+fire, is refused), each *, ?,
 a value or a range a-b, optionally with a step /n; months and weekdays also
 by their three-letter English names. The chart tests check this against the
 cron library itself.
@@ -74,7 +76,9 @@ cron library itself.
 {{- range $i, $field := $fields }}
 {{- $spec := index $specs $i }}
 {{- $bad := printf "schedule %q: the %s field %q is not accepted: give *, values %d-%d%s, ranges a-b, steps */n or a-b/n (n > 0), or a comma-separated list of those" $s $spec.name $field (int $spec.min) (int $spec.max) $spec.hint }}
-{{- range $item := splitList "," $field }}
+{{- $items := without (splitList "," $field) "" }}
+{{- if not $items }}{{ fail $bad }}{{ end }}
+{{- range $item := $items }}
 {{- $parts := splitList "/" $item }}
 {{- if gt (len $parts) 2 }}{{ fail $bad }}{{ end }}
 {{- if eq (len $parts) 2 }}
