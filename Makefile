@@ -18,7 +18,7 @@ GO_BUILD    := CGO_ENABLED=0 GOOS=$(GOOS) GOARCH=$(GOARCH) go build -trimpath -t
 
 export TOOLS_DIR
 
-.PHONY: all build test test-faults lint demo bench chart-test image image-test tools clean
+.PHONY: all build test test-faults lint demo bench chart-test image image-test e2e tools clean
 
 all: build
 
@@ -75,6 +75,12 @@ image:
 
 image-test:
 	ci/image.sh test
+
+## e2e: the image and the chart on a real single-node cluster (etcd in kubeadm's layout, kube-apiserver,
+## controller-manager, scheduler, kubelet with containerd), driven by helm and kubectl, all inside a network
+## namespace of its own; root only. Kubernetes, helm and etcd are built into .tools/ once (see ci/e2e/).
+e2e:
+	ci/e2e/run.sh
 
 clean:
 	rm -rf bin demo-backups

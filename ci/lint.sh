@@ -80,7 +80,7 @@ shellcheck_run() {
 		as_root apt-get update -qq || return 1
 		as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null || return 1
 	fi
-	shellcheck ci/*.sh .ci/run
+	shellcheck ci/*.sh ci/e2e/*.sh .ci/run
 }
 
 # Runs shellcheck on the workflows' run: steps too, so shellcheck goes first.
