@@ -211,9 +211,25 @@ build_pause_image() {
   import_image "$ctx/pause.tar"
 }
 
+# make_cgroup_root: the kubelet's cgroup root in every v1 hierarchy (the
+# kubelet refuses a root that does not exist); cpuset needs its CPUs and memory
+# nodes set before anything can join it.
+make_cgroup_root() {
+  local h
+  for h in /sys/fs/cgroup/*/; do
+    [ -f "$h/cgroup.procs" ] || continue
+    mkdir -p "$h$CGROUP_ROOT"
+  done
+  if [ -f /sys/fs/cgroup/cpuset/cpuset.cpus ]; then
+    cat /sys/fs/cgroup/cpuset/cpuset.cpus >"/sys/fs/cgroup/cpuset$CGROUP_ROOT/cpuset.cpus"
+    cat /sys/fs/cgroup/cpuset/cpuset.mems >"/sys/fs/cgroup/cpuset$CGROUP_ROOT/cpuset.mems"
+  fi
+}
+
 start_kubelet() {
   local own_oom
   own_oom=$(cat /proc/self/oom_score_adj)
+  make_cgroup_root
   mkdir -p "$E2E_DIR/kubelet" "$E2E_DIR/pod-logs"
   cat >"$E2E_DIR/kubelet.yaml" <<EOF
 apiVersion: kubelet.config.k8s.io/v1beta1
@@ -231,6 +247,7 @@ containerRuntimeEndpoint: unix://$E2E_DIR/containerd/containerd.sock
 cgroupDriver: cgroupfs
 cgroupRoot: $CGROUP_ROOT
 failCgroupV1: false
+failSwapOn: false
 oomScoreAdj: $own_oom
 podLogsDir: $E2E_DIR/pod-logs
 resolvConf: ""

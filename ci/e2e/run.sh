@@ -71,7 +71,7 @@ on_exit() {
   exit $rc
 }
 
-# chart_values: the values every install here sets: only node-local paths (this
+# base_values: the values every install here sets: only node-local paths (this
 # node's kubeadm layout lives under $E2E_DIR, not /etc/kubernetes).
 base_values() {
   cat >"$E2E_DIR/values.yaml" <<EOF
@@ -325,6 +325,7 @@ main() {
   E2E_DIR=$(mktemp -d /tmp/etcd-backup-e2e.XXXXXX)
   E2E_NETNS=$(basename "$E2E_DIR")
   trap on_exit EXIT
+  trap 'exit 130' INT TERM
   phase "cluster up"
   cluster_up
   buildah --storage-driver vfs push --quiet "$IMAGE" "docker-archive:$E2E_DIR/image.tar:$IMAGE"
