@@ -6,7 +6,7 @@
 #                       kubelet, kubectl at the release pinned in ci/e2e/k8s/go.mod
 #   e2e/helm-<version>/ helm, at the Helm SDK version the chart tests use
 #   e2e/etcd-<version>/ etcd, at the etcd version of the project's go.mod
-#   e2e/bin/            pause (the sandbox image's binary) and runc-oom
+#   e2e/bin/            pause (the sandbox image's binary)
 # Prints `export NAME=path` lines for ci/e2e/run.sh to eval.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -115,8 +115,8 @@ build_helpers() {
   local dir="$TOOLS_DIR/e2e/bin"
   mkdir -p "$dir"
   # Small and cached by the Go build cache: rebuilt every run.
-  (cd "$here/k8s" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$dir/" ./cmd/pause ./cmd/runc-oom)
-  echo "export PAUSE_BIN=$dir/pause RUNC_OOM=$dir/runc-oom"
+  (cd "$here/k8s" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$dir/pause" ./cmd/pause)
+  echo "export PAUSE_BIN=$dir/pause"
 }
 
 # Arguments name a subset (helpers etcd helm k8s); none means all.

@@ -141,7 +141,7 @@ start_control_plane() {
     --service-account-signing-key-file "$p/sa.key" --service-cluster-ip-range "$SERVICE_CIDR" \
     --authorization-mode Node,RBAC --enable-admission-plugins NodeRestriction --allow-privileged \
     --endpoint-reconciler-type none
-  wait_for kube-apiserver 120 k get --raw /readyz
+  wait_for kube-apiserver 300 k get --raw /readyz
   start kube-controller-manager "$K8S_BIN/kube-controller-manager" \
     --kubeconfig "$E2E_DIR/controller-manager.conf" --authentication-kubeconfig "$E2E_DIR/controller-manager.conf" \
     --authorization-kubeconfig "$E2E_DIR/controller-manager.conf" --bind-address 127.0.0.1 \
@@ -260,11 +260,11 @@ EOF
   start kubelet "$K8S_BIN/kubelet" --config "$E2E_DIR/kubelet.yaml" --kubeconfig "$E2E_DIR/kubelet.conf" \
     --root-dir "$E2E_DIR/kubelet" --cert-dir "$E2E_DIR/kubelet/pki" \
     --hostname-override "$NODE_NAME" --node-ip "$NODE_IP"
-  wait_for "node $NODE_NAME registered" 120 k get node "$NODE_NAME"
+  wait_for "node $NODE_NAME registered" 180 k get node "$NODE_NAME"
   # What kubeadm does to a control-plane node after it joins.
   k label node "$NODE_NAME" node-role.kubernetes.io/control-plane= node.kubernetes.io/exclude-from-external-load-balancers= >/dev/null
   k taint node "$NODE_NAME" node-role.kubernetes.io/control-plane:NoSchedule >/dev/null
-  wait_for "node $NODE_NAME Ready" 120 k wait --for=condition=Ready "node/$NODE_NAME" --timeout=1s
+  wait_for "node $NODE_NAME Ready" 180 k wait --for=condition=Ready "node/$NODE_NAME" --timeout=1s
 }
 
 cluster_up() {
@@ -321,5 +321,7 @@ cluster_down() {
   # Mounts the kubelet and containerd made under the scratch directory.
   grep -o " $E2E_DIR/[^ ]*" /proc/self/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
   if ip netns list | grep -qx "$E2E_NETNS\( .*\)\?"; then ip netns delete "$E2E_NETNS"; fi
+  # The kubelet links container logs from a fixed directory.
+  [ ! -d /var/log/containers ] || find /var/log/containers -lname "$E2E_DIR/*" -delete
   buildah --storage-driver vfs rmi -f "$PAUSE_IMAGE" >/dev/null 2>&1 || true
 }

@@ -212,7 +212,7 @@ scenario_scheduled_run() {
   log "installed with schedule '$schedule' (Asia/Seoul); waiting for the scheduled Job"
   wait_for "a Job of CronJob $RELEASE" 200 scheduled_jobs 1
   job=$(scheduled_job_names | tail -1)
-  wait_job "$job" Complete 180
+  wait_job "$job" Complete 300
   name=$(check_good_run "$job")
   log "scheduled job $job: $name in the host directory and on the PVC, both verified"
 }
@@ -221,7 +221,7 @@ scenario_manual_run() {
   phase "kubectl create job --from=cronjob/$RELEASE"
   local job name
   job=$(manual_job)
-  wait_job "$job" Complete 180
+  wait_job "$job" Complete 300
   name=$(check_good_run "$job")
   log "manual job $job: $name verified"
   # The CronJob controller reports every Job it did not create; the chart README documents it.
@@ -236,7 +236,7 @@ scenario_bad_retention() {
   out=$(k get cronjob -n "$NS" "$RELEASE" -o jsonpath='{range .spec.jobTemplate.spec.template.spec.containers[0].env[?(@.name=="ETCD_BACKUP_RETENTION")]}{.value}{"\n"}{end}')
   [ "$out" = "five days" ] || fail "ETCD_BACKUP_RETENTION after upgrade: '$out', want once 'five days'"
   job=$(manual_job)
-  wait_job "$job" Failed 120
+  wait_job "$job" Failed 300
   k get job -n "$NS" "$job" -o jsonpath='{.status.conditions[?(@.type=="Failed")].reason}' | grep -qx PodFailurePolicy ||
     fail "job $job failed, but not through the pod failure policy"
   pods=$(pods_of "$job")
@@ -253,7 +253,7 @@ scenario_wrong_certificate() {
   # directory than the CA, as an external etcd's client certificate is.
   helm_upgrade --set backoffLimit=0 --set etcd.certs.certFile="$E2E_DIR/pki/admin.crt" --set etcd.certs.keyFile="$E2E_DIR/pki/admin.key"
   job=$(manual_job)
-  wait_job "$job" Failed 180
+  wait_job "$job" Failed 300
   pod=$(pods_of "$job")
   [ "$(exit_code_of "$pod")" = 1 ] || fail "pod $pod exited $(exit_code_of "$pod"), want 1"
   k describe pod -n "$NS" "$pod" | grep -q '"status":"failed"' || fail "kubectl describe pod $pod does not show the summary"
@@ -270,7 +270,7 @@ scenario_upgrade_schedule_and_retention() {
   log "upgraded to schedule '$schedule', maxAge 1s, keepMin 1; waiting for the scheduled Job"
   wait_for "a Job scheduled at '$schedule'" 200 scheduled_jobs 2
   job=$(scheduled_job_names | tail -1)
-  wait_job "$job" Complete 180
+  wait_job "$job" Complete 300
   check_good_run "$job" >/dev/null
   summary=$(summary_of "$(pods_of "$job")")
   jq -e 'all(.destinations[]; .pruned_count >= 1)' <<<"$summary" >/dev/null || fail "nothing pruned with maxAge 1s: $summary"
@@ -282,23 +282,24 @@ scenario_object_storage() {
   phase "object storage: versitygw in the cluster's network namespace"
   local key secret job name obj
   key=E2E$(openssl rand -hex 6)
+  # curl signs requests itself; S3 also wants the payload's hash declared.
+  s3() { in_ns curl -sf --aws-sigv4 aws:amz:us-east-1:s3 --user "$key:$secret" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" "$@"; }
   secret=$(openssl rand -hex 20)
   mkdir -p "$E2E_DIR/s3"
   start versitygw "$TOOLS_DIR/bin/versitygw" --access "$key" --secret "$secret" --region us-east-1 \
     --port "127.0.0.1:$S3_PORT" --quiet posix "$E2E_DIR/s3"
   wait_for versitygw 60 in_ns curl -s -o /dev/null "http://127.0.0.1:$S3_PORT/"
-  in_ns curl -sf --aws-sigv4 aws:amz:us-east-1:s3 --user "$key:$secret" -X PUT "http://127.0.0.1:$S3_PORT/$S3_BUCKET" >/dev/null ||
+  s3 -X PUT "http://127.0.0.1:$S3_PORT/$S3_BUCKET" >/dev/null ||
     fail "creating bucket $S3_BUCKET"
   k create secret generic -n "$NS" etcd-backup-s3 --from-literal=AWS_ACCESS_KEY_ID="$key" \
     --from-literal=AWS_SECRET_ACCESS_KEY="$secret" --from-literal=AWS_REGION=us-east-1 >/dev/null
   helm_upgrade --set objectStorage.enabled=true --set objectStorage.existingSecret=etcd-backup-s3 \
     --set-string objectStorage.url="s3://$S3_BUCKET/e2e?region=us-east-1&endpoint=http://127.0.0.1:$S3_PORT&use_path_style=true"
   job=$(manual_job)
-  wait_job "$job" Complete 180
+  wait_job "$job" Complete 300
   name=$(check_good_run "$job")
   obj="$E2E_DIR/s3-object.db"
-  in_ns curl -sf --aws-sigv4 aws:amz:us-east-1:s3 --user "$key:$secret" -o "$obj" \
-    "http://127.0.0.1:$S3_PORT/$S3_BUCKET/e2e/$name" || fail "object e2e/$name not in bucket $S3_BUCKET"
+  s3 -o "$obj" "http://127.0.0.1:$S3_PORT/$S3_BUCKET/e2e/$name" || fail "object e2e/$name not in bucket $S3_BUCKET"
   "$BACKUP_JOB" verify "$obj" >/dev/null || fail "the object e2e/$name does not verify"
   log "object s3://$S3_BUCKET/e2e/$name landed and verifies"
 }
