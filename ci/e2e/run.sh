@@ -312,6 +312,25 @@ scenario_uninstall() {
   [ -n "$(ls "$E2E_DIR/pv")" ] || fail "the PV's backups are gone"
 }
 
+scenario_pod_security() {
+  phase "a namespace at Pod Security level baseline: NOTES warn, Jobs get no pod"
+  local ns=e2e-baseline job
+  k create namespace "$ns" >/dev/null
+  k label namespace "$ns" pod-security.kubernetes.io/enforce=baseline >/dev/null
+  h install psa charts/etcd-backup -n "$ns" -f "$E2E_DIR/values.yaml" --set pvcBackup.enabled=false >"$E2E_DIR/notes-psa.txt"
+  grep -qF "WARNING: namespace $ns enforces Pod Security level \"baseline\"" "$E2E_DIR/notes-psa.txt" ||
+    fail "NOTES do not warn about the namespace's Pod Security level: $(cat "$E2E_DIR/notes-psa.txt")"
+  job=psa-manual-$(date +%s)
+  k create job -n "$ns" --from=cronjob/psa-etcd-backup "$job" >/dev/null
+  wait_for "FailedCreate for job $job" 60 forbidden_by_pod_security "$ns"
+  [ -z "$(k get pods -n "$ns" -l "job-name=$job" -o name)" ] || fail "job $job got a pod in a baseline namespace"
+  log "job $job: $(k get events -n "$ns" --field-selector reason=FailedCreate -o jsonpath='{.items[0].message}' | cut -c1-200)"
+  h uninstall psa -n "$ns" >/dev/null
+}
+forbidden_by_pod_security() {
+  k get events -n "$1" --field-selector reason=FailedCreate -o jsonpath='{.items[*].message}' | grep -q PodSecurity
+}
+
 main() {
   [ "$(id -u)" = 0 ] || fail "needs root: network namespaces, mounts and cgroups"
   install_packages
@@ -343,6 +362,7 @@ main() {
   scenario_upgrade_schedule_and_retention
   scenario_object_storage
   scenario_uninstall
+  scenario_pod_security
   phase "all scenarios passed"
 }
 
