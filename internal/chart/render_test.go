@@ -87,13 +87,7 @@ func render(t *testing.T, valuesYAML string, opts ...func(*renderOptions)) (*rel
 	if err != nil {
 		return nil, err
 	}
-	var files map[string]string
-	if o.cluster != nil {
-		// lookup answers from the cluster; Helm offers this only without strict mode.
-		files, err = engine.RenderWithClientProvider(c, top, o.cluster)
-	} else {
-		files, err = engine.Engine{Strict: true}.Render(c, top)
-	}
+	files, err := engine.Engine{Strict: true}.Render(c, top)
 	if err != nil {
 		return nil, err
 	}
@@ -103,14 +97,10 @@ func render(t *testing.T, valuesYAML string, opts ...func(*renderOptions)) (*rel
 type renderOptions struct {
 	releaseName string
 	kubeVersion string
-	cluster     engine.ClientProvider
 }
 
 func withReleaseName(n string) func(*renderOptions) {
 	return func(o *renderOptions) { o.releaseName = n }
-}
-func withCluster(p engine.ClientProvider) func(*renderOptions) {
-	return func(o *renderOptions) { o.cluster = p }
 }
 func withKubeVersion(v string) func(*renderOptions) {
 	return func(o *renderOptions) { o.kubeVersion = v }
