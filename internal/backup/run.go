@@ -40,6 +40,10 @@ type Deps struct {
 	// empty for none.
 	TerminationLog string
 	Now            func() time.Time
+	// Snapshot streams a snapshot from etcd into w; snapshot.Take when nil.
+	Snapshot func(ctx context.Context, log *slog.Logger, o snapshot.Options, w io.Writer) (snapshot.Member, error)
+	// Open opens a destination; destination.Open when nil.
+	Open func(ctx context.Context, spec string) (destination.Destination, error)
 }
 
 // ErrFailed is returned, wrapped, when anything in the run failed; what did
@@ -60,6 +64,12 @@ type target struct {
 func Run(ctx context.Context, cfg config.Config, d Deps) (Summary, error) {
 	if d.Now == nil {
 		d.Now = time.Now
+	}
+	if d.Snapshot == nil {
+		d.Snapshot = snapshot.Take
+	}
+	if d.Open == nil {
+		d.Open = destination.Open
 	}
 	start := d.Now()
 	name := snapname.Format(cfg.NamePrefix, start, snapname.Plain)
@@ -149,7 +159,7 @@ func (r *run) openDestinations(ctx context.Context) {
 	for _, spec := range r.cfg.Destinations {
 		t := &target{res: &DestResult{Destination: location.Redact(spec), Status: StatusOK, Pruned: []string{}}}
 		r.targets = append(r.targets, t)
-		dest, err := destination.Open(ctx, spec)
+		dest, err := r.d.Open(ctx, spec)
 		if err != nil {
 			r.d.Log.Error("destination not usable", "destination", t.res.Destination, "error", err.Error())
 			t.res.fail(StepCopy, err)
@@ -182,7 +192,7 @@ func (r *run) takeSnapshot(ctx context.Context) error {
 		if r.cfg.RateLimit > 0 {
 			w = throttle.NewWriter(ctx, r.fan, int64(r.cfg.RateLimit))
 		}
-		m, err := snapshot.Take(ctx, r.d.Log, opts, w)
+		m, err := r.d.Snapshot(ctx, r.d.Log, opts, w)
 		if m.Endpoint != "" {
 			r.member = m
 		}
