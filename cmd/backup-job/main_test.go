@@ -6,10 +6,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/etcd-backup/etcd-backup/internal/etcdtest"
+	"github.com/etcd-backup/etcd-backup/internal/location"
 	"github.com/etcd-backup/etcd-backup/internal/testkit"
 	"github.com/etcd-backup/etcd-backup/internal/verify"
 )
@@ -87,7 +89,9 @@ func TestExitCodes(t *testing.T) {
 
 func TestVerifyCommand(t *testing.T) {
 	f := filepath.Join(t.TempDir(), "junk.db")
-	_ = os.WriteFile(f, bytes.Repeat([]byte{1}, 4096+32), 0o600)
+	if err := os.WriteFile(f, bytes.Repeat([]byte{1}, 4096+32), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	var stdout, stderr bytes.Buffer
 	if code := run([]string{"verify", f}, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "sha256 trailer") {
 		t.Fatalf("exit %d stderr %q", code, stderr.String())
@@ -159,5 +163,47 @@ func TestCredentialsRefusedUnshown(t *testing.T) {
 				t.Errorf("stderr lacks %q: %s", c.want, stderr.String())
 			}
 		})
+	}
+}
+
+// TestStartLineRedactsDestinations: the first log line of a run names the
+// destinations as Redact shows them; no value Redact hides appears in any
+// output.
+func TestStartLineRedactsDestinations(t *testing.T) {
+	const secret = "arn-aws-kms-key-7c1f3e"
+	dest := "s3://bucket/etcd?endpoint=http://127.0.0.1:1&region=us-east-1&anonymous=true&kmskeyid=" + secret
+	testkit.ClearEnv(t, "ETCD_BACKUP_")
+	for k, v := range map[string]string{
+		"ETCD_BACKUP_DESTINATIONS": dest,
+		"ETCD_BACKUP_ENDPOINTS":    "https://127.0.0.1:1",
+		"ETCD_BACKUP_CACERT":       "", "ETCD_BACKUP_CERT": "", "ETCD_BACKUP_KEY": "",
+		// the run ends at once: only what is logged before it matters
+		"ETCD_BACKUP_SNAPSHOT_TIMEOUT": "1ms",
+		"ETCD_BACKUP_WORK_DIR":         t.TempDir(),
+	} {
+		t.Setenv(k, v)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run(nil, &stdout, &stderr); code != exitFailed {
+		t.Fatalf("exit %d, want %d\nstderr: %s", code, exitFailed, stderr.String())
+	}
+	if strings.Contains(stdout.String()+stderr.String(), secret) {
+		t.Errorf("output shows the KMS key id:\nstdout: %s\nstderr: %s", stdout.String(), stderr.String())
+	}
+	var start struct {
+		Msg          string   `json:"msg"`
+		Destinations []string `json:"destinations"`
+	}
+	for line := range strings.SplitSeq(strings.TrimSpace(stderr.String()), "\n") {
+		if err := json.Unmarshal([]byte(line), &start); err != nil {
+			t.Fatalf("log line is not JSON: %v: %s", err, line)
+		}
+		if start.Msg == "backup starting" {
+			break
+		}
+	}
+	want := []string{location.Redact(dest)}
+	if start.Msg != "backup starting" || !slices.Equal(start.Destinations, want) {
+		t.Errorf("start line %+v, want destinations %v", start, want)
 	}
 }
