@@ -3,6 +3,8 @@ package backup_test
 import (
 	"bytes"
 	"context"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -75,8 +77,11 @@ func keys(t *testing.T, bucketURL string) map[string]bool {
 	it := b.List(nil)
 	for {
 		o, err := it.Next(ctx)
-		if err != nil {
+		if errors.Is(err, io.EOF) {
 			break
+		}
+		if err != nil {
+			t.Fatalf("listing %s: %v", bucketURL, err)
 		}
 		out[o.Key] = true
 	}
@@ -144,12 +149,13 @@ func TestObjectStorage(t *testing.T) {
 			for _, k := range append(append([]string{}, old...), foreign...) {
 				put(t, be.root, k, []byte("an object written before the run"))
 			}
-			time.Sleep(2100 * time.Millisecond) // everything above is now older than the retention
 			dir := t.TempDir()
 			env := envFor(s, dir, be.url("prod/etcd"))
 			env["ETCD_BACKUP_RETENTION"] = "2s"
 			env["ETCD_BACKUP_KEEP_MIN"] = "1"
-			res := runBackup(t, load(t, env), time.Now())
+			// The run's clock is ahead of the objects' modification times by
+			// more than the retention: everything above is old to it.
+			res := runBackup(t, load(t, env), time.Now().Add(3*time.Second))
 			if res.err != nil {
 				t.Fatalf("run: %v\n%s", res.err, res.logs)
 			}
@@ -172,7 +178,10 @@ func TestObjectStorage(t *testing.T) {
 			if err != nil {
 				t.Fatalf("reading the uploaded snapshot: %v", err)
 			}
-			local, _ := os.ReadFile(filepath.Join(dir, sum.Snapshot.Name))
+			local, err := os.ReadFile(filepath.Join(dir, sum.Snapshot.Name))
+			if err != nil {
+				t.Fatal(err)
+			}
 			if !bytes.Equal(got, local) {
 				t.Fatalf("object (%d bytes) differs from the local copy (%d bytes)", len(got), len(local))
 			}

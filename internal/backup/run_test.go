@@ -131,7 +131,10 @@ func runBackup(t *testing.T, cfg config.Config, now time.Time) result {
 		TerminationLog: term,
 		Now:            func() time.Time { return now },
 	})
-	tl, _ := os.ReadFile(term)
+	tl, rerr := os.ReadFile(term)
+	if rerr != nil {
+		t.Fatal(rerr)
+	}
 	return result{sum: sum, err: err, stdout: out.String(), logs: logs.String(), termLog: string(tl)}
 }
 
@@ -176,7 +179,10 @@ func oldSnapshots(t *testing.T, dir string, now time.Time, ages ...int) []string
 func noTemporaries(t *testing.T, dirs ...string) {
 	t.Helper()
 	for _, d := range dirs {
-		entries, _ := os.ReadDir(d)
+		entries, err := os.ReadDir(d)
+		if err != nil {
+			t.Fatal(err)
+		}
 		for _, e := range entries {
 			if strings.Contains(e.Name(), ".partial-") {
 				t.Errorf("temporary file left behind: %s", filepath.Join(d, e.Name()))
@@ -237,7 +243,10 @@ func TestFullRun(t *testing.T) {
 		} else if !bytes.Equal(b, ref) {
 			t.Errorf("%s differs from the first copy", p)
 		}
-		info, _ := os.Stat(p)
+		info, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if p != filepath.Join(bucketDir, name) && info.Mode().Perm() != 0o600 {
 			t.Errorf("%s has mode %v, want 0600", p, info.Mode().Perm())
 		}
@@ -315,7 +324,9 @@ func TestPrune(t *testing.T) {
 				t.Fatal(err)
 			}
 			old := now.Add(-400 * 24 * time.Hour)
-			_ = os.Chtimes(p, old, old)
+			if err := os.Chtimes(p, old, old); err != nil {
+				t.Fatal(err)
+			}
 		}
 		if err := os.Mkdir(filepath.Join(dir, snapname.Format("etcd-snapshot-", now.Add(-90*24*time.Hour), snapname.Plain)), 0o700); err != nil {
 			t.Fatal(err) // a directory with a snapshot's name: never removed
@@ -507,7 +518,10 @@ func TestObjectStorageOnlyUsesScratch(t *testing.T) {
 	if _, _, err := verify.File(context.Background(), filepath.Join(bucketDir, res.sum.Snapshot.Name)); err != nil {
 		t.Errorf("uploaded snapshot does not verify: %v", err)
 	}
-	left, _ := os.ReadDir(cfg.WorkDir)
+	left, err := os.ReadDir(cfg.WorkDir)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(left) != 0 {
 		t.Errorf("scratch files left in the work directory: %v", left)
 	}
@@ -525,60 +539,93 @@ func TestExistingNameNeverOverwritten(t *testing.T) {
 	if res.err == nil || !strings.Contains(res.sum.Destinations[0].Error, "already exists") {
 		t.Fatalf("err %v, summary %+v", res.err, res.sum.Destinations)
 	}
-	b, _ := os.ReadFile(filepath.Join(dir, name))
-	if string(b) != "precious" {
+	b, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil || string(b) != "precious" {
 		t.Fatal("existing snapshot overwritten")
 	}
 	noTemporaries(t, dir)
 }
 
-// TestEtcdComesUpLate: the endpoint refuses connections for a moment (a
-// member restarting), then answers; the run retries and succeeds.
+// TestEtcdComesUpLate: the endpoint resets every connection (a member
+// restarting) until the run has logged a retry, then answers; the run
+// succeeds on the next attempt.
 func TestEtcdComesUpLate(t *testing.T) {
 	s := server(t)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := l.Addr().String()
-	l.Close() // refused until the proxy below listens
+	t.Cleanup(func() { l.Close() })
+	logs := &watchedLog{want: "transient failure; retrying", seen: make(chan struct{})}
 	target := strings.TrimPrefix(s.Endpoint, "https://")
-	done := make(chan struct{})
-	t.Cleanup(func() { close(done) })
 	go func() {
-		time.Sleep(1500 * time.Millisecond)
-		pl, err := net.Listen("tcp", addr)
-		if err != nil {
-			return
-		}
-		go func() { <-done; pl.Close() }()
 		for {
-			c, err := pl.Accept()
+			c, err := l.Accept()
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				u, err := net.Dial("tcp", target)
-				if err != nil {
-					return
-				}
-				defer u.Close()
-				go io.Copy(u, c)
-				io.Copy(c, u)
-			}()
+			select {
+			case <-logs.seen:
+				go forward(c, target)
+			default:
+				// a reset, as from a port nobody listens on yet
+				c.(*net.TCPConn).SetLinger(0)
+				c.Close()
+			}
 		}
 	}()
 	dir := t.TempDir()
 	env := envFor(s, dir)
-	env["ETCD_BACKUP_ENDPOINTS"] = "https://" + addr
-	res := runBackup(t, load(t, env), time.Now())
-	if res.err != nil {
-		t.Fatalf("run failed instead of retrying: %v\n%s", res.err, res.logs)
+	env["ETCD_BACKUP_ENDPOINTS"] = "https://" + l.Addr().String()
+	var out bytes.Buffer
+	_, err = backup.Run(context.Background(), load(t, env), backup.Deps{Log: slog.New(slog.NewJSONHandler(logs, nil)), Stdout: &out})
+	if err != nil {
+		t.Fatalf("run failed instead of retrying: %v\n%s", err, logs.String())
 	}
-	if !strings.Contains(res.logs, "transient failure; retrying") {
-		t.Errorf("no retry logged:\n%s", res.logs)
+	select {
+	case <-logs.seen:
+	default:
+		t.Errorf("no retry logged:\n%s", logs.String())
 	}
+}
+
+// forward copies between c and a new connection to target until either
+// side closes.
+func forward(c net.Conn, target string) {
+	defer c.Close()
+	u, err := net.Dial("tcp", target)
+	if err != nil {
+		return
+	}
+	defer u.Close()
+	go func() {
+		defer c.Close()
+		io.Copy(u, c)
+	}()
+	io.Copy(c, u)
+}
+
+// watchedLog is a log that closes seen once want has been written to it.
+type watchedLog struct {
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	want string
+	seen chan struct{}
+}
+
+func (w *watchedLog) Write(b []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if bytes.Contains(b, []byte(w.want)) && !bytes.Contains(w.buf.Bytes(), []byte(w.want)) {
+		close(w.seen)
+	}
+	return w.buf.Write(b)
+}
+
+func (w *watchedLog) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
 }
 
 // TestInterrupted: SIGTERM in the middle of the stream (the run's context is
@@ -593,7 +640,12 @@ func TestInterrupted(t *testing.T) {
 	defer cancel()
 	go func() {
 		for ctx.Err() == nil {
-			entries, _ := os.ReadDir(dir)
+			entries, err := os.ReadDir(dir)
+			if err != nil {
+				t.Errorf("watching %s: %v", dir, err)
+				cancel()
+				return
+			}
 			for _, e := range entries {
 				if info, err := e.Info(); err == nil && strings.Contains(e.Name(), ".partial-") && info.Size() > 4<<20 {
 					cancel()

@@ -4,6 +4,7 @@
 package prune
 
 import (
+	"slices"
 	"sort"
 	"time"
 
@@ -52,8 +53,6 @@ func Select(objs []destination.Object, p Policy, now time.Time) []destination.Ob
 		}
 	}
 	// oldest first, so a run cut short has removed the least valuable ones
-	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
-		out[i], out[j] = out[j], out[i]
-	}
+	slices.Reverse(out)
 	return out
 }

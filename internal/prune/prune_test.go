@@ -112,6 +112,22 @@ func TestSelect(t *testing.T) {
 			deleted: names([]destination.Object{snap(8), snap(7)}),
 		},
 		{
+			name: "equal modification times: the later name counts as newer",
+			objs: []destination.Object{
+				obj(name(now.Add(-10*day)), 10), obj(name(now.Add(-9*day)), 10), // copied in together
+			},
+			policy:  prune.Policy{Retention: 5 * day, KeepMin: 1},
+			deleted: []string{name(now.Add(-10 * day))},
+		},
+		{
+			name: "equal modification times, given newest first",
+			objs: []destination.Object{
+				obj(name(now.Add(-9*day)), 10), obj(name(now.Add(-10*day)), 10),
+			},
+			policy:  prune.Policy{Retention: 5 * day, KeepMin: 1},
+			deleted: []string{name(now.Add(-10 * day))},
+		},
+		{
 			name:    "other prefix",
 			objs:    []destination.Object{obj("etcd-snapshot-20200101T000000Z.db", 100), obj("prod-20200101T000000Z.db", 100), obj("prod-20260101T000000Z.db", 90)},
 			policy:  prune.Policy{Prefix: "prod-", Retention: day, KeepMin: 1},
