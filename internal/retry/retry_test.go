@@ -66,6 +66,13 @@ func cutShort(t *testing.T) error {
 	return err
 }
 
+// httpError is an error with an HTTP status, as the storage SDKs' errors
+// carry one.
+type httpError int
+
+func (e httpError) Error() string       { return fmt.Sprintf("HTTP status %d", int(e)) }
+func (e httpError) HTTPStatusCode() int { return int(e) }
+
 func TestTransient(t *testing.T) {
 	cases := []struct {
 		name string
@@ -87,6 +94,19 @@ func TestTransient(t *testing.T) {
 		{"canceled", fmt.Errorf("stream: %w", context.Canceled), false},
 		{"disk full", fmt.Errorf("writing: %w", errors.New("no space left on device")), false},
 		{"unknown", errors.New("something else"), false},
+		// A gRPC status with a code decides; Unknown leaves it to the text.
+		{"grpc unknown, connection reset in the text", status.Error(codes.Unknown, "read tcp: connection reset by peer"), true},
+		{"grpc internal, transport closing in the text", status.Error(codes.Internal, "transport is closing"), false},
+		{"grpc resource exhausted", status.Error(codes.ResourceExhausted, "too many requests"), true},
+		{"grpc aborted", status.Error(codes.Aborted, "aborted"), true},
+		// An HTTP status decides, whatever the text says.
+		{"http 500", httpError(500), true},
+		{"http 503", httpError(503), true},
+		{"http 408", httpError(408), true},
+		{"http 429", httpError(429), true},
+		{"http 499", httpError(499), false},
+		{"http 404 saying connection reset", fmt.Errorf("connection reset: %w", httpError(404)), false},
+		{"http 403", httpError(403), false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

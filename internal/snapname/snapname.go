@@ -106,16 +106,14 @@ func Parse(prefix, name string) (Name, bool) {
 func digitsLike(stamp string) bool {
 	for i := range len(timeLayout) {
 		c, l := stamp[i], timeLayout[i]
-		if l >= '0' && l <= '9' {
-			if c < '0' || c > '9' {
-				return false
-			}
-		} else if c != l {
+		if isDigit(l) != isDigit(c) || !isDigit(l) && c != l {
 			return false
 		}
 	}
 	return true
 }
+
+func isDigit(b byte) bool { return '0' <= b && b <= '9' }
 
 // Matcher reports whether a name with this prefix has one of the shapes.
 func Matcher(prefix string, shapes ...Shape) func(string) bool {
