@@ -151,7 +151,10 @@ func TestFileBucket(t *testing.T) {
 		t.Errorf("stored file sha256 %s, want %s", got, sum)
 	}
 	// Nothing but the object and gocloud's attributes file.
-	entries, _ := os.ReadDir(dir)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var names []string
 	for _, e := range entries {
 		names = append(names, e.Name())
@@ -249,7 +252,10 @@ func exerciseBucket(t *testing.T, spec, rootSpec, keyPrefix string) {
 		if err != nil {
 			t.Fatalf("Upload(%s): %v", name, err)
 		}
-		st, _ := os.Stat(src)
+		st, err := os.Stat(src)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if obj.Name != name || obj.Size != st.Size() {
 			t.Errorf("Upload returned %+v, want name %s size %d", obj, name, st.Size())
 		}

@@ -25,8 +25,8 @@ func TestLocalCommitAndAbort(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st, _ := os.Stat(dir); st.Mode().Perm() != 0o700 {
-		t.Errorf("created directory mode %v, want 0700", st.Mode().Perm())
+	if st, err := os.Stat(dir); err != nil || st.Mode().Perm() != 0o700 {
+		t.Fatalf("created directory: %v, %v; want mode 0700", st, err)
 	}
 	p, err := l.Create("etcd-snapshot-20261123T170000Z.db")
 	if err != nil {
@@ -36,12 +36,15 @@ func TestLocalCommitAndAbort(t *testing.T) {
 		t.Fatal(err)
 	}
 	// before commit: only a hidden temporary name, never the final one
-	entries, _ := os.ReadDir(dir)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(entries) != 1 || !strings.HasPrefix(entries[0].Name(), ".") || !strings.Contains(entries[0].Name(), ".partial-") {
 		t.Fatalf("before commit: %v", entries)
 	}
-	if objs, _ := l.List(context.Background(), "etcd-snapshot-"); len(objs) != 0 {
-		t.Fatalf("temporary file listed as a snapshot: %v", objs)
+	if objs, err := l.List(context.Background(), "etcd-snapshot-"); err != nil || len(objs) != 0 {
+		t.Fatalf("temporary file listed as a snapshot: %v (%v)", objs, err)
 	}
 	if err := p.Commit(); err != nil {
 		t.Fatal(err)
@@ -57,32 +60,51 @@ func TestLocalCommitAndAbort(t *testing.T) {
 	}
 
 	// a second writer of the same name fails at commit and leaves the first
-	p2, _ := l.Create("etcd-snapshot-20261123T170000Z.db")
-	_, _ = p2.Write([]byte("other"))
+	p2, err := l.Create("etcd-snapshot-20261123T170000Z.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p2.Write([]byte("other")); err != nil {
+		t.Fatal(err)
+	}
 	if err := p2.Commit(); err == nil || !strings.Contains(err.Error(), "already exists") {
 		t.Fatalf("second commit: %v", err)
 	}
-	if b, _ := os.ReadFile(final); string(b) != "data" {
-		t.Fatalf("existing snapshot overwritten: %q", b)
+	if b, err := os.ReadFile(final); err != nil || string(b) != "data" {
+		t.Fatalf("existing snapshot overwritten: %q (%v)", b, err)
 	}
 
-	p3, _ := l.Create("etcd-snapshot-20261124T170000Z.db")
-	_, _ = p3.Write([]byte("partial"))
+	p3, err := l.Create("etcd-snapshot-20261124T170000Z.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p3.Write([]byte("partial")); err != nil {
+		t.Fatal(err)
+	}
 	p3.Abort()
-	entries, _ = os.ReadDir(dir)
-	if len(entries) != 1 {
+	entries, err = os.ReadDir(dir)
+	if err != nil || len(entries) != 1 {
 		t.Fatalf("after abort: %v", entries)
 	}
 }
 
 func TestLocalListAndDelete(t *testing.T) {
 	dir := t.TempDir()
-	l, _ := destination.OpenLocal(dir)
-	for _, n := range []string{"etcd-snapshot-a", "etcd-snapshot-b", "other"} {
-		_ = os.WriteFile(filepath.Join(dir, n), []byte(n), 0o600)
+	l, err := destination.OpenLocal(dir)
+	if err != nil {
+		t.Fatal(err)
 	}
-	_ = os.Mkdir(filepath.Join(dir, "etcd-snapshot-dir"), 0o700)
-	_ = os.Symlink("/etc/passwd", filepath.Join(dir, "etcd-snapshot-link"))
+	for _, n := range []string{"etcd-snapshot-a", "etcd-snapshot-b", "other"} {
+		if err := os.WriteFile(filepath.Join(dir, n), []byte(n), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(dir, "etcd-snapshot-dir"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/etc/passwd", filepath.Join(dir, "etcd-snapshot-link")); err != nil {
+		t.Fatal(err)
+	}
 	objs, err := l.List(context.Background(), "etcd-snapshot-")
 	if err != nil {
 		t.Fatal(err)
@@ -109,7 +131,9 @@ func TestLocalListAndDelete(t *testing.T) {
 
 func TestOpenLocalRefusesAFile(t *testing.T) {
 	f := filepath.Join(t.TempDir(), "f")
-	_ = os.WriteFile(f, nil, 0o600)
+	if err := os.WriteFile(f, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := destination.OpenLocal(f); err == nil || !strings.Contains(err.Error(), "not a directory") {
 		t.Fatalf("err = %v", err)
 	}
