@@ -107,7 +107,7 @@ func etcdCases() []faultCase {
 			addr := closedPort(t)
 			sc.endpoints("https://" + addr)
 			st := sc.start(t)
-			time.Sleep(1500 * time.Millisecond)
+			st.waitLog(t, "retrying", 30*time.Second)
 			p := startProxy(t, faults.Options{Target: s.src.etcd.HostPort(), Listen: addr})
 			r := st.finish(t, succeeds().in(30*time.Second))
 			if !r.stderrHas("retrying") {
@@ -335,6 +335,9 @@ func sharedCases() []faultCase {
 			time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second + 50*time.Millisecond)))
 			a, c := sc.start(t), sc.start(t)
 			r1, r2 := a.finish(t, nil), c.finish(t, nil)
+			if n1, n2 := snapName(r1.Summary), snapName(r2.Summary); n1 != n2 {
+				t.Fatalf("the two runs did not collide: they named their snapshots %s and %s", n1, n2)
+			}
 			ok := 0
 			for _, r := range []*jobResult{r1, r2} {
 				if r.Exit == 0 {
@@ -345,8 +348,8 @@ func sharedCases() []faultCase {
 					t.Errorf("a run that lost the race for the name should fail at copy saying the snapshot already exists: %s", r.Stdout)
 				}
 			}
-			if ok == 0 {
-				t.Errorf("neither run stored its snapshot:\n%s\n%s", r1.Stdout, r2.Stdout)
+			if ok != 1 {
+				t.Errorf("%d runs stored a snapshot under one name, want exactly 1:\n%s\n%s", ok, r1.Stdout, r2.Stdout)
 			}
 			return sc, []*jobResult{r1, r2}
 		}},

@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -106,6 +108,22 @@ func (sc *scenario) start(t *testing.T) started {
 		env["ETCD_BACKUP_DESTINATIONS"] = strings.Join(specs, ",")
 	}
 	return started{j: startJob(t, env)}
+}
+
+// waitLog waits until the job's log mentions text, at most timeout.
+func (s started) waitLog(t *testing.T, text string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !strings.Contains(s.j.stderr.String(), text) {
+		select {
+		case <-s.j.done:
+			t.Fatalf("the job ended before its log said %q:\n%s", text, s.j.stderr.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the job's log did not say %q within %s:\n%s", text, timeout, s.j.stderr.String())
+		}
+	}
 }
 
 func (s started) finish(t *testing.T, w *want) *jobResult {
@@ -216,12 +234,21 @@ func checkInvariants(t testing.TB, sc *scenario, runs ...*jobResult) {
 		}
 	}
 	for _, dir := range dirs {
-		_ = filepath.WalkDir(dir, func(p string, de os.DirEntry, err error) error {
-			if err == nil && strings.Contains(de.Name(), ".partial-") {
+		err := filepath.WalkDir(dir, func(p string, de os.DirEntry, err error) error {
+			if errors.Is(err, fs.ErrNotExist) && p == dir {
+				return nil // a directory the job never created
+			}
+			if err != nil {
+				return err
+			}
+			if strings.Contains(de.Name(), ".partial-") {
 				t.Errorf("invariant 2: temporary file left behind: %s", p)
 			}
 			return nil
 		})
+		if err != nil {
+			t.Errorf("invariant 2: cannot look through %s: %v", dir, err)
+		}
 	}
 	for _, d := range sc.dests {
 		if d.s3 == nil {
@@ -243,7 +270,11 @@ func checkInvariants(t testing.TB, sc *scenario, runs ...*jobResult) {
 		for _, u := range mp.Uploads {
 			t.Errorf("invariant 2: unfinished multipart upload left in %s: key %s, started %v", d, aws.ToString(u.Key), aws.ToTime(u.Initiated))
 		}
-		for _, p := range backendLeftovers(d, keys) {
+		left, err := backendLeftovers(d, keys)
+		if err != nil {
+			t.Fatalf("looking through the S3 server's storage of %s: %v", d, err)
+		}
+		for _, p := range left {
 			t.Errorf("invariant 2: the S3 server holds data that is no object in %s: %s", d, p)
 		}
 	}
@@ -591,7 +622,11 @@ func checkStoredCopy(t testing.TB, d *dest, info *backup.SnapshotInfo, fail func
 		fail("hashing %s: %v", p, err)
 		return
 	}
-	st, _ := os.Stat(p)
+	st, err := os.Stat(p)
+	if err != nil {
+		fail("%v", err)
+		return
+	}
 	if sum != info.SHA256 || st.Size() != info.Size {
 		fail("%s in %s has sha256 %s and %d bytes; the summary says %s and %d", info.Name, d, sum, st.Size(), info.SHA256, info.Size)
 	}
@@ -615,20 +650,23 @@ func snapName(s backup.Summary) string {
 
 // backendLeftovers lists files the S3 server keeps in the bucket's storage
 // that are not objects: unfinished uploads, temporary files.
-func backendLeftovers(d *dest, keys map[string]entry) []string {
+func backendLeftovers(d *dest, keys map[string]entry) ([]string, error) {
 	root := filepath.Join(d.s3.Dir, d.s3.Bucket)
 	var out []string
-	_ = filepath.WalkDir(root, func(p string, de os.DirEntry, err error) error {
+	err := filepath.WalkDir(root, func(p string, de os.DirEntry, err error) error {
 		if err != nil || !de.Type().IsRegular() {
-			return nil
+			return err
 		}
-		rel, _ := filepath.Rel(root, p)
+		rel, err := filepath.Rel(root, p)
+		if err != nil {
+			return err
+		}
 		if _, ok := keys[filepath.ToSlash(rel)]; !ok {
 			out = append(out, rel)
 		}
 		return nil
 	})
-	return out
+	return out, err
 }
 
 func sortedNames(m map[string]entry) []string {

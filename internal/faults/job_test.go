@@ -72,11 +72,19 @@ func startJob(t testing.TB, env map[string]string) *job {
 		select {
 		case <-j.done:
 		default:
-			_ = syscall.Kill(-j.cmd.Process.Pid, syscall.SIGKILL)
+			j.kill(t)
 			<-j.done
 		}
 	})
 	return j
+}
+
+// kill kills the job's process group; a group that has just exited is not
+// an error.
+func (j *job) kill(t testing.TB) {
+	if err := syscall.Kill(-j.cmd.Process.Pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+		t.Errorf("killing the backup job: %v", err)
+	}
 }
 
 // Signal sends sig to the job.
@@ -89,7 +97,7 @@ func (j *job) Wait(t testing.TB, timeout time.Duration) *jobResult {
 	select {
 	case <-j.done:
 	case <-time.After(timeout):
-		_ = syscall.Kill(-j.cmd.Process.Pid, syscall.SIGKILL)
+		j.kill(t)
 		<-j.done
 		t.Errorf("the backup job did not end within %s; killed it\nstderr:\n%s", timeout, j.res.Stderr)
 	}
