@@ -18,7 +18,7 @@ GO_BUILD    := CGO_ENABLED=0 GOOS=$(GOOS) GOARCH=$(GOARCH) go build -trimpath -t
 
 export TOOLS_DIR
 
-.PHONY: all build test test-faults lint demo bench chart-test image image-test e2e tools clean
+.PHONY: all build test test-faults mutation lint demo bench chart-test image image-test e2e tools clean
 
 all: build
 
@@ -47,6 +47,11 @@ test:
 test-faults: build
 	@if [ -x ci/install-test-servers.sh ]; then ci/install-test-servers.sh; fi
 	BACKUP_JOB_BINARY=$(CURDIR)/bin/backup-job go test -count=1 -timeout 15m -v ./internal/faults/
+
+## mutation: mutation testing (gremlins) of the packages with fast tests, one at a time;
+## fails below 90% test efficacy in any of them. MUTATION_PACKAGES="prune retry" for some only.
+mutation:
+	ci/mutation.sh
 
 ## lint: gofmt, go vet, staticcheck, shellcheck, helm lint.
 lint:
