@@ -24,7 +24,7 @@ fi
 # (local.go, destination.go); the object storage code is tested against the
 # emulators, too slow to run once per mutant, so its tests are left out by
 # the tag localonly and bucket.go is not mutated.
-declare -A EXCLUDE=(
+declare -A OPTIONS=(
 	[destination]="--tags localonly --exclude-files bucket\.go$"
 )
 
@@ -35,7 +35,7 @@ for p in ${PACKAGES}; do
 	# gremlins finds the module from the working directory: run from the root.
 	# The timeout coefficient is generous: the machine is shared and a
 	# mutant that times out counts as killed, which must not hide a survivor.
-	if ! "${bin}" unleash --threshold-efficacy "${THRESHOLD}" --timeout-coefficient 10 ${EXCLUDE[$p]:-} "./internal/${p}"; then
+	if ! "${bin}" unleash --threshold-efficacy "${THRESHOLD}" --timeout-coefficient 10 ${OPTIONS[$p]:-} "./internal/${p}"; then
 		failed+=("${p}")
 	fi
 	echo "mutation: internal/${p}: $((SECONDS - start))s"
