@@ -21,7 +21,6 @@ import (
 
 	"github.com/etcd-backup/etcd-backup/internal/blobtest"
 	"github.com/etcd-backup/etcd-backup/internal/location"
-	"github.com/etcd-backup/etcd-backup/internal/testkit"
 )
 
 const (
@@ -339,14 +338,33 @@ func skipUnlessCI(t *testing.T, format string, args ...any) {
 	t.Skipf(format, args...)
 }
 
-// closedPort is an address where nothing listens.
+// closedPort is an address on 127.0.0.1 where nothing listens, held for the
+// rest of the test: a socket bound to it and never listening, whose
+// connections are refused. It has SO_REUSEADDR, as Go's listeners do, so
+// that a listener of this test (startProxy with Listen) can take the port
+// over later, while no port-0 bind elsewhere is handed it.
 func closedPort(t *testing.T) string {
 	t.Helper()
-	ports, err := testkit.FreePorts(1)
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return fmt.Sprintf("127.0.0.1:%d", ports[0])
+	t.Cleanup(func() {
+		if err := unix.Close(fd); err != nil {
+			t.Errorf("closing the socket holding a closed port: %v", err)
+		}
+	})
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("127.0.0.1:%d", sa.(*unix.SockaddrInet4).Port)
 }
 
 // bucketEndpoint is the S3 endpoint URL for host:port.
