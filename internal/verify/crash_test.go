@@ -67,3 +67,35 @@ func TestChildFailureOneLine(t *testing.T) {
 		})
 	}
 }
+
+func TestCrashReasonBounded(t *testing.T) {
+	for _, n := range []int{maxCrashCause - 1, maxCrashCause, maxCrashCause + 1, 5000} {
+		cause := "panic: " + strings.Repeat("x", n-len("panic: "))
+		got, corrupt := crashReason(cause + "\n")
+		want := cause
+		if n > maxCrashCause {
+			want = cause[:maxCrashCause] + "..."
+		}
+		if got != want || !corrupt {
+			t.Errorf("cause of %d bytes: got %q (corrupt %v), want %q", n, got, corrupt, want)
+		}
+	}
+}
+
+func TestFirstFrame(t *testing.T) {
+	cases := []struct {
+		stack []string
+		want  string
+	}{
+		{[]string{"runtime.gopanic({0x1})", "\t/go/src/runtime/panic.go:1 +0x1", "panic({0x2})", "go.etcd.io/bbolt.(*Tx).Check(0x1)", "main.main()"}, "go.etcd.io/bbolt.(*Tx).Check"},
+		{[]string{"main.f"}, "main.f"},
+		{[]string{"(unnamed"}, "(unnamed"},
+		{[]string{"runtime.throw()", "", "main.g()"}, ""},
+		{nil, ""},
+	}
+	for _, c := range cases {
+		if got := firstFrame(c.stack); got != c.want {
+			t.Errorf("firstFrame(%q) = %q, want %q", c.stack, got, c.want)
+		}
+	}
+}

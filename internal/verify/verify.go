@@ -106,7 +106,8 @@ var ErrTrailer = errors.New("sha256 trailer does not match the snapshot content"
 
 // CheckTrailer compares the last 32 bytes with the sha256 of the rest.
 func (s *Stream) CheckTrailer() error {
-	if s.n < TrailerSize || (s.n-TrailerSize)%512 != 0 {
+	// A trailer alone (the sha256 of nothing) is no snapshot.
+	if s.n <= TrailerSize || (s.n-TrailerSize)%512 != 0 {
 		return fmt.Errorf("%w: size %d is not a whole number of pages plus a %d-byte trailer (cut short?)", ErrTrailer, s.n, TrailerSize)
 	}
 	if !bytes.Equal(s.content.Sum(nil), s.tail) {

@@ -103,9 +103,25 @@ func TestFiguresEqualEtcdutl(t *testing.T) {
 	if got.TotalKeyAllBuckets <= 370 {
 		t.Errorf("total keys of all buckets = %d, want more than the 370 revisions", got.TotalKeyAllBuckets)
 	}
-	b, _ := os.ReadFile(path)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if want := fmt.Sprintf("%x", sha256.Sum256(b)); sum != want {
 		t.Errorf("sha256 = %s, want %s", sum, want)
+	}
+	// The database alone, as etcd keeps it (pages only, no trailer): the
+	// same figures, and a file exactly as long as its pages is whole.
+	bare := filepath.Join(t.TempDir(), "bare.db")
+	if err := os.WriteFile(bare, b[:len(b)-verify.TrailerSize], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	st, err := verify.Database(context.Background(), bare)
+	if err != nil {
+		t.Fatalf("the database without its trailer: %v", err)
+	}
+	if st != got {
+		t.Errorf("figures without the trailer %+v, with it %+v", st, got)
 	}
 }
 
@@ -277,12 +293,23 @@ func setBucketRoot(db []byte, name string, pgid uint64) {
 	panic("no bucket " + name + " in the root page")
 }
 
+// TestTrailerAloneRefused: 32 bytes that are the sha256 of nothing have a
+// matching trailer and no database.
+func TestTrailerAloneRefused(t *testing.T) {
+	empty := sha256.Sum256(nil)
+	s := verify.NewStream()
+	s.Write(empty[:])
+	if err := s.CheckTrailer(); err == nil || !strings.Contains(err.Error(), "cut short") {
+		t.Fatalf("a trailer without a database: %v, want refused as cut short", err)
+	}
+}
+
 func TestStreamTrailerAnyChunking(t *testing.T) {
 	body := make([]byte, 3*512)
-	_, _ = rand.Read(body)
+	rand.Read(body) // crypto/rand: never returns an error
 	sum := sha256.Sum256(body)
 	full := append(bytes.Clone(body), sum[:]...)
-	for _, chunk := range []int{1, 7, 31, 32, 33, 100, 512, len(full)} {
+	for _, chunk := range []int{1, 7, 31, 32, 33, 64, 100, 512, len(full)} {
 		t.Run(fmt.Sprint(chunk), func(t *testing.T) {
 			s := verify.NewStream()
 			for i := 0; i < len(full); i += chunk {
