@@ -1,8 +1,3 @@
-// The object storage tests need the emulators; mutation testing of the
-// local paths builds without them (ci/mutation.sh, tag localonly).
-
-//go:build !localonly
-
 package destination
 
 import (
