@@ -53,13 +53,16 @@ func TestToolsDir(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	root, _ := filepath.Abs("../..")
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if want := filepath.Join(root, ".tools"); got != want {
 		t.Errorf("ToolsDir() = %s, want %s", got, want)
 	}
 	t.Setenv("TOOLS_DIR", "/opt/tools")
-	if got, _ := ToolsDir(); got != "/opt/tools" {
-		t.Errorf("with TOOLS_DIR set ToolsDir() = %s", got)
+	if got, err := ToolsDir(); err != nil || got != "/opt/tools" {
+		t.Errorf("with TOOLS_DIR set ToolsDir() = %s, %v", got, err)
 	}
 }
 

@@ -85,7 +85,9 @@ func etcdCases() []faultCase {
 			// The member dies with the stream half sent; its port is gone
 			// with it, so the job's further attempts are refused.
 			victim.Kill()
-			_ = p.Close()
+			if err := p.Close(); err != nil {
+				t.Errorf("closing the proxy: %v", err)
+			}
 			return sc, []*jobResult{st.finish(t, fails("snapshot", "connection refused"))}
 		}},
 		{"stream stalls until the snapshot timeout", func(t *testing.T, s *suite) (*scenario, []*jobResult) {

@@ -328,7 +328,11 @@ func startProxy(t *testing.T, o faults.Options) *faults.Proxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = p.Close() })
+	t.Cleanup(func() {
+		if err := p.Close(); err != nil {
+			t.Errorf("closing the proxy: %v", err)
+		}
+	})
 	return p
 }
 
@@ -338,7 +342,11 @@ func startHTTPProxy(t *testing.T, target string, f faults.HTTPFaults) *faults.HT
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = p.Close() })
+	t.Cleanup(func() {
+		if err := p.Close(); err != nil {
+			t.Errorf("closing the HTTP proxy: %v", err)
+		}
+	})
 	return p
 }
 
@@ -372,6 +380,7 @@ func waitHeld(t *testing.T, p *faults.Proxy, what string) {
 
 // partials lists the temporary files in dir.
 func partials(dir string) []string {
+	// Glob's only error is a malformed pattern, and this one is fixed.
 	m, _ := filepath.Glob(filepath.Join(dir, ".*.partial-*"))
 	return m
 }

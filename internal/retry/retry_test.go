@@ -147,9 +147,12 @@ func TestDo(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_ = retry.Do(ctx, log, "test", retry.Policy{Attempts: 100, First: time.Hour, Max: time.Hour}, func(context.Context) error { return transient })
+	err := retry.Do(ctx, log, "test", retry.Policy{Attempts: 100, First: time.Hour, Max: time.Hour}, func(context.Context) error { return transient })
 	if time.Since(start) > 5*time.Second {
 		t.Fatal("Do waited past its context")
+	}
+	if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, transient) {
+		t.Errorf("Do ended by its context returned %v", err)
 	}
 }
 
