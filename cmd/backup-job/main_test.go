@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/etcd-backup/etcd-backup/internal/cli"
 	"github.com/etcd-backup/etcd-backup/internal/etcdtest"
 	"github.com/etcd-backup/etcd-backup/internal/location"
 	"github.com/etcd-backup/etcd-backup/internal/testkit"
@@ -184,8 +185,8 @@ func TestStartLineRedactsDestinations(t *testing.T) {
 		t.Setenv(k, v)
 	}
 	var stdout, stderr bytes.Buffer
-	if code := run(nil, &stdout, &stderr); code != exitFailed {
-		t.Fatalf("exit %d, want %d\nstderr: %s", code, exitFailed, stderr.String())
+	if code := run(nil, &stdout, &stderr); code != cli.ExitFailed {
+		t.Fatalf("exit %d, want %d\nstderr: %s", code, cli.ExitFailed, stderr.String())
 	}
 	if strings.Contains(stdout.String()+stderr.String(), secret) {
 		t.Errorf("output shows the KMS key id:\nstdout: %s\nstderr: %s", stdout.String(), stderr.String())
