@@ -5,7 +5,7 @@ package prune
 
 import (
 	"slices"
-	"sort"
+	"strings"
 	"time"
 
 	"github.com/etcd-backup/etcd-backup/internal/destination"
@@ -37,11 +37,12 @@ func Select(objs []destination.Object, p Policy, now time.Time) []destination.Ob
 			mine = append(mine, o)
 		}
 	}
-	sort.Slice(mine, func(i, j int) bool {
-		if !mine[i].ModTime.Equal(mine[j].ModTime) {
-			return mine[i].ModTime.After(mine[j].ModTime)
+	// newest first
+	slices.SortFunc(mine, func(a, b destination.Object) int {
+		if c := b.ModTime.Compare(a.ModTime); c != 0 {
+			return c
 		}
-		return mine[i].Name > mine[j].Name
+		return strings.Compare(b.Name, a.Name)
 	})
 	var out []destination.Object
 	for i, o := range mine {

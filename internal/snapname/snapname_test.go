@@ -42,12 +42,34 @@ func TestFormatIsUTC(t *testing.T) {
 	}
 }
 
+// TestParseEveryDigit: every digit in every position of the time stamp.
+func TestParseEveryDigit(t *testing.T) {
+	for _, ts := range []time.Time{
+		time.Date(2019, 9, 29, 19, 59, 59, 0, time.UTC),
+		time.Date(2038, 1, 19, 3, 14, 7, 0, time.UTC),
+		time.Date(2100, 10, 30, 20, 40, 50, 0, time.UTC),
+		time.Date(1999, 12, 31, 23, 58, 16, 0, time.UTC),
+	} {
+		name := snapname.Format("p-", ts, snapname.Plain)
+		n, ok := snapname.Parse("p-", name)
+		if !ok || !n.Time.Equal(ts) {
+			t.Errorf("Parse(%q) = %v, %v; want %v", name, n.Time, ok, ts)
+		}
+	}
+}
+
 func TestParseRefuses(t *testing.T) {
 	for _, name := range []string{
 		"p-20261123T170000Z.db.partial-0123456789ab",
 		".p-20261123T170000Z.db",
 		"p-20261323T170000Z.db", // month 13
 		"p-2026112+T170000Z.db",
+		"p-2026112 T170000Z.db",
+		"p-20261123t170000Z.db",
+		"p-20261123T170000z.db",
+		"p-20261123T1700:0Z.db", // ':' is the character after '9'
+		"p-20261123T1700/0Z.db", // '/' is the character before '0'
+		"p-20261123TT70000Z.db",
 		"p-20261123T170000Z",
 		"p-20261123T170000Z.tar",
 		"p-20261123T170000Z.db.age.zst",
