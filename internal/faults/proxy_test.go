@@ -31,6 +31,8 @@ func serveBytes(t *testing.T, n int) string {
 			if err != nil {
 				return
 			}
+			// The proxy under test may cut the connection: a failed
+			// write is what some cases expect.
 			go func() { defer c.Close(); _, _ = c.Write(data) }()
 		}
 	}()
@@ -44,7 +46,9 @@ func readAll(t *testing.T, addr string, timeout time.Duration) ([]byte, error) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	_ = c.SetReadDeadline(time.Now().Add(timeout))
+	if err := c.SetReadDeadline(time.Now().Add(timeout)); err != nil {
+		return nil, err
+	}
 	return io.ReadAll(c)
 }
 
