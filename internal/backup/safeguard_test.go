@@ -408,3 +408,34 @@ func TestRetryAfterPartialStream(t *testing.T) {
 	}
 	noTemporaries(t, dirs...)
 }
+
+// TestEveryDirectoryFailsMidWrite: when the last directory drops out while
+// the snapshot streams in, the run fails at the snapshot step; nothing is
+// stored or pruned anywhere.
+func TestEveryDirectoryFailsMidWrite(t *testing.T) {
+	snapData := database(t, 20)
+	now := time.Now()
+	dirs := []string{t.TempDir(), t.TempDir()}
+	var before []map[string]string
+	for _, d := range dirs {
+		oldSnapshots(t, d, now, 1, 2, 30)
+		before = append(before, listing(t, d))
+	}
+	faults := map[string]*fault{dirs[0]: {writeLimit: 2 * page}, dirs[1]: {writeLimit: 5 * page}}
+	snap, calls := source(attempt{data: snapData})
+	res := runWith(t, fastConfig(t, dirs...), now, backup.Deps{Snapshot: snap, Open: opener(faults)})
+	if res.err == nil {
+		t.Fatalf("run succeeded with every directory full:\n%s", res.stdout)
+	}
+	if res.sum.FailedStep != "snapshot" || !strings.Contains(res.sum.Error, "every destination failed") {
+		t.Errorf("summary: step %q error %q, want snapshot / every destination failed", res.sum.FailedStep, res.sum.Error)
+	}
+	if *calls != 1 {
+		t.Errorf("snapshot taken %d times; a full disk is not worth another attempt", *calls)
+	}
+	for i, d := range dirs {
+		if after := listing(t, d); fmt.Sprint(after) != fmt.Sprint(before[i]) {
+			t.Errorf("%s changed:\nbefore %v\nafter  %v", d, before[i], after)
+		}
+	}
+}
