@@ -233,6 +233,11 @@ func exists(t *testing.T, path string) bool {
 	return err == nil
 }
 
+// clock is the run's time in these tests: a day and a half before the wall
+// clock, so that a run that read the wall clock instead would name its
+// snapshot otherwise.
+func clock() time.Time { return time.Now().Add(-36 * time.Hour).Truncate(time.Second) }
+
 // TestUnverifiedSnapshotIsNeitherStoredNorPrunedFor: a snapshot that fails
 // either check gets no final name in any destination, is not uploaded, and
 // nothing is pruned; the same run with a sound snapshot stores and prunes.
@@ -251,7 +256,7 @@ func TestUnverifiedSnapshotIsNeitherStoredNorPrunedFor(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			now := time.Now()
+			now := clock()
 			dir, bucketDir := t.TempDir(), t.TempDir()
 			olds := oldSnapshots(t, dir, now, 1, 2, 30)
 			oldSnapshots(t, bucketDir, now, 1, 2, 30)
@@ -286,6 +291,14 @@ func TestUnverifiedSnapshotIsNeitherStoredNorPrunedFor(t *testing.T) {
 			if res.sum.Snapshot != nil {
 				t.Errorf("summary reports a snapshot: %+v", res.sum.Snapshot)
 			}
+			if strings.HasPrefix(res.sum.Error, "backup failed") {
+				t.Errorf("summary error %q repeats the run's wrapping, not the cause", res.sum.Error)
+			}
+			for _, d := range res.sum.Destinations {
+				if d.Status != "skipped" {
+					t.Errorf("destination %s: %s, want skipped (nothing was written there)", d.Destination, d.Status)
+				}
+			}
 			for i, d := range []string{dir, bucketDir} {
 				if after := listing(t, d); fmt.Sprint(after) != fmt.Sprint(before[i]) {
 					t.Errorf("%s changed by a run with a bad snapshot:\nbefore %v\nafter  %v", d, before[i], after)
@@ -300,7 +313,7 @@ func TestUnverifiedSnapshotIsNeitherStoredNorPrunedFor(t *testing.T) {
 // that does not show the new snapshot is not trusted to prune from.
 func TestPruneOnlyWhereThisRunStored(t *testing.T) {
 	snapData := database(t, 20)
-	now := time.Now()
+	now := clock()
 	name := snapname.Format("etcd-snapshot-", now, snapname.Plain)
 	cases := []struct {
 		name      string
@@ -380,7 +393,7 @@ func (accessDenied) Error() string { return "access denied" }
 // the stored file holds the second attempt only, in every directory.
 func TestRetryAfterPartialStream(t *testing.T) {
 	snapData := database(t, 20)
-	now := time.Now()
+	now := clock()
 	dirs := []string{t.TempDir(), t.TempDir()}
 	snap, calls := source(
 		attempt{data: snapData[:len(snapData)/2+1000], err: fmt.Errorf("reading the snapshot stream: %w", syscall.ECONNRESET)},
