@@ -280,6 +280,9 @@ func TestUnverifiedSnapshotIsNeitherStoredNorPrunedFor(t *testing.T) {
 				if res.sum.Snapshot == nil || res.sum.Snapshot.TotalKey != 50 {
 					t.Errorf("summary snapshot: %+v", res.sum.Snapshot)
 				}
+				if res.sum.Etcd == nil || res.sum.Etcd.Version != "3.6.0" || res.sum.Etcd.Endpoint == "" {
+					t.Errorf("summary etcd member: %+v", res.sum.Etcd)
+				}
 				return
 			}
 			if res.err == nil {
@@ -450,5 +453,42 @@ func TestEveryDirectoryFailsMidWrite(t *testing.T) {
 		if after := listing(t, d); fmt.Sprint(after) != fmt.Sprint(before[i]) {
 			t.Errorf("%s changed:\nbefore %v\nafter  %v", d, before[i], after)
 		}
+	}
+}
+
+// TestObjectStorageOnlyVerifiesInWorkDir: with no directory to stream into,
+// the snapshot is verified from a scratch file in the work directory, which
+// is empty again afterwards; a bad snapshot is not uploaded.
+func TestObjectStorageOnlyVerifiesInWorkDir(t *testing.T) {
+	good := database(t, 20)
+	for _, c := range []struct {
+		name string
+		snap []byte
+		ok   bool
+	}{{"sound", good, true}, {"corrupt page", corruptPage(good), false}} {
+		t.Run(c.name, func(t *testing.T) {
+			now := clock()
+			bucketDir := t.TempDir()
+			cfg := fastConfig(t, "file://"+bucketDir)
+			snap, _ := source(attempt{data: c.snap})
+			res := runWith(t, cfg, now, backup.Deps{Snapshot: snap})
+			if (res.err == nil) != c.ok {
+				t.Fatalf("run: %v, want success %v\n%s", res.err, c.ok, res.logs)
+			}
+			stored, err := os.ReadFile(filepath.Join(bucketDir, snapname.Format("etcd-snapshot-", now, snapname.Plain)))
+			if c.ok && (err != nil || !bytes.Equal(stored, c.snap)) {
+				t.Errorf("uploaded snapshot differs (%v)", err)
+			}
+			if !c.ok && !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("a corrupt snapshot was uploaded (%v)", err)
+			}
+			left, err := os.ReadDir(cfg.WorkDir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(left) != 0 {
+				t.Errorf("left in the work directory: %v", left)
+			}
+		})
 	}
 }
