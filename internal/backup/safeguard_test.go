@@ -366,6 +366,9 @@ func TestPruneOnlyWhereThisRunStored(t *testing.T) {
 			if len(b.Pruned) != 0 {
 				t.Errorf("faulty destination reports pruned %v", b.Pruned)
 			}
+			if res.sum.Status != "failed" || res.sum.FailedStep != c.wantStep || !strings.Contains(res.sum.Error, "1 of 2 destinations failed") {
+				t.Errorf("run: %s, step %q, error %q; want failed, %s, 1 of 2 destinations failed", res.sum.Status, res.sum.FailedStep, res.sum.Error, c.wantStep)
+			}
 			after := listing(t, badDir)
 			if c.wantFinal {
 				if _, ok := after[name]; !ok {
