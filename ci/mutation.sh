@@ -29,7 +29,7 @@ fi
 #     directories and file:// buckets); not in the default list: see README.
 declare -A RUN=(
 	[destination]='^(TestLocal|TestOpenLocal|TestStale|TestSDKStatusReachesRetry)$'
-	[backup]='^(TestUnverifiedSnapshotIsNeitherStoredNorPrunedFor|TestEveryDirectoryFailsMidWrite|TestObjectStorageOnlyVerifiesInWorkDir|TestPruneOnlyWhereThisRunStored|TestRetryAfterPartialStream|TestTerminationMessageStaysValidJSON)$'
+	[backup]='^(TestUnverifiedSnapshotIsNeitherStoredNorPrunedFor|TestEveryDirectoryFailsMidWrite|TestObjectStorageOnlyVerifiesInWorkDir|TestPruneOnlyWhereThisRunStored|TestRetryAfterPartialStream|TestTerminationMessageStaysValidJSON|TestTerminationMessageAtTheLimit|TestShortenKeepsWhatFits)$'
 )
 declare -A OPTIONS=(
 	[destination]='--exclude-files bucket\.go$'

@@ -322,6 +322,7 @@ func TestPruneOnlyWhereThisRunStored(t *testing.T) {
 		name      string
 		fault     fault
 		existing  bool   // the final name is taken already
+		notADir   bool   // the faulty destination is a regular file
 		bucket    bool   // the faulty destination is object storage
 		wantStep  string // in the faulty destination's result
 		wantErr   string
@@ -331,6 +332,7 @@ func TestPruneOnlyWhereThisRunStored(t *testing.T) {
 		{name: "directory full on the first write", fault: fault{writeLimit: 1}, wantStep: "copy", wantErr: "no space left"},
 		{name: "fsync fails", fault: fault{syncErr: syscall.EIO}, wantStep: "copy", wantErr: "input/output error"},
 		{name: "final name taken", existing: true, wantStep: "copy", wantErr: "already exists"},
+		{name: "not a directory", notADir: true, wantStep: "copy", wantErr: "not a directory"},
 		{name: "upload refused", bucket: true, fault: fault{uploadErr: accessDenied{}}, wantStep: "copy", wantErr: "access denied"},
 		{name: "listing without the new snapshot", fault: fault{hide: name}, wantStep: "prune", wantErr: "listing does not show", wantFinal: true},
 		{name: "bucket listing without the new snapshot", bucket: true, fault: fault{hide: name}, wantStep: "prune", wantErr: "listing does not show", wantFinal: true},
@@ -346,6 +348,12 @@ func TestPruneOnlyWhereThisRunStored(t *testing.T) {
 			oldSnapshots(t, badDir, now, 1, 2, 30)
 			if c.existing {
 				if err := os.WriteFile(filepath.Join(badDir, name), []byte("precious"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if c.notADir {
+				bad = filepath.Join(badDir, "file")
+				if err := os.WriteFile(bad, []byte("not a directory"), 0o600); err != nil {
 					t.Fatal(err)
 				}
 			}

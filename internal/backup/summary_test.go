@@ -112,5 +112,50 @@ func TestSummaryRedactsEveryString(t *testing.T) {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("the summary lacks %s: %s", want, b)
 		}
+
+func TestShortenKeepsWhatFits(t *testing.T) {
+	for _, n := range []int{0, 1, maxTerminationError - 1, maxTerminationError} {
+		msg := strings.Repeat("e", n)
+		if got := shorten(msg); got != msg {
+			t.Errorf("shorten of %d bytes changed it to %d bytes", n, len(got))
+		}
+	}
+	long := strings.Repeat("e", maxTerminationError+1)
+	if got := shorten(long); got != long[:maxTerminationError]+"..." {
+		t.Errorf("shorten of %d bytes = %d bytes", len(long), len(got))
+	}
+}
+
+// TestTerminationMessageAtTheLimit: a summary of exactly the kubelet's limit
+// is written whole.
+func TestTerminationMessageAtTheLimit(t *testing.T) {
+	sum := Summary{Status: StatusFailed, FailedStep: StepCopy, Destinations: []DestResult{
+		{Destination: "/backup/host", Status: StatusFailed, FailedStep: StepCopy, Error: "disk full", Pruned: []string{"etcd-snapshot-20261123T170000Z.db"}},
+	}}
+	b, err := json.Marshal(sum)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum.Error = strings.Repeat("e", maxTerminationMessage-len(b)-len(`,"error":""`))
+	want, err := json.Marshal(sum)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(want) != maxTerminationMessage {
+		t.Fatalf("test summary has %d bytes, want exactly %d", len(want), maxTerminationMessage)
+	}
+	path := filepath.Join(t.TempDir(), "termination-log")
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeTermination(path, sum); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(want) {
+		t.Errorf("a summary of exactly %d bytes was changed to %d bytes", len(want), len(got))
 	}
 }
