@@ -112,6 +112,8 @@ func TestSummaryRedactsEveryString(t *testing.T) {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("the summary lacks %s: %s", want, b)
 		}
+	}
+}
 
 func TestShortenKeepsWhatFits(t *testing.T) {
 	for _, n := range []int{0, 1, maxTerminationError - 1, maxTerminationError} {
