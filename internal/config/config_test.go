@@ -72,7 +72,7 @@ func TestDefaults(t *testing.T) {
 		time.Duration(c.Retention) != 5*24*time.Hour || c.KeepMin != 3 || c.NamePrefix != "etcd-snapshot-" ||
 		time.Duration(c.DialTimeout) != 5*time.Second || time.Duration(c.SnapshotTimeout) != 30*time.Minute ||
 		c.DryRun || c.LogFormat != "json" || c.LogLevel != "info" ||
-		c.RateLimit != 0 || c.Nice != 10 || c.IOPriority != "best-effort" {
+		c.RateLimit != 0 || c.Nice != 10 || c.IOPriority != "best-effort" || c.ProgressEvery != 5*time.Second {
 		t.Fatalf("defaults: %+v", c)
 	}
 }
@@ -105,6 +105,54 @@ func TestGoodValues(t *testing.T) {
 	}
 }
 
+// TestLimits: values at the edge of what is accepted.
+func TestLimits(t *testing.T) {
+	cases := []struct {
+		name  string
+		env   map[string]string
+		check func(config.Config) bool
+	}{
+		{"endpoint with a trailing slash", map[string]string{"ETCD_BACKUP_ENDPOINTS": "https://127.0.0.1:2379/"},
+			func(c config.Config) bool { return c.Endpoints[0] == "https://127.0.0.1:2379/" }},
+		{"100000 days", map[string]string{"ETCD_BACKUP_RETENTION": "100000d"},
+			func(c config.Config) bool { return time.Duration(c.Retention) == 100000*24*time.Hour }},
+		{"prefix of 100 characters", map[string]string{"ETCD_BACKUP_NAME_PREFIX": strings.Repeat("a", 100)},
+			func(c config.Config) bool { return len(c.NamePrefix) == 100 }},
+		{"dial timeout of a millisecond", map[string]string{"ETCD_BACKUP_DIAL_TIMEOUT": "1ms"},
+			func(c config.Config) bool { return time.Duration(c.DialTimeout) == time.Millisecond }},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			setEnv(t, c.env)
+			got, err := config.Load()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !c.check(got) {
+				t.Errorf("got %+v", got)
+			}
+		})
+	}
+}
+
+func TestRetentionString(t *testing.T) {
+	for _, c := range []struct {
+		r    time.Duration
+		want string
+	}{
+		{48 * time.Hour, "2d"},
+		{24 * time.Hour, "1d"},
+		{36 * time.Hour, "36h0m0s"},
+		{90 * time.Minute, "1h30m0s"},
+		{0, "0s"},
+		{-48 * time.Hour, "-48h0m0s"},
+	} {
+		if got := config.Retention(c.r).String(); got != c.want {
+			t.Errorf("Retention(%v).String() = %q, want %q", c.r, got, c.want)
+		}
+	}
+}
+
 func TestBadValues(t *testing.T) {
 	cases := []struct {
 		env  map[string]string
@@ -118,11 +166,15 @@ func TestBadValues(t *testing.T) {
 		{map[string]string{"ETCD_BACKUP_ENDPOINTS": "http://127.0.0.1:2379"}, []string{"ETCD_BACKUP_CACERT", "http://"}},
 		{map[string]string{"ETCD_BACKUP_CACERT": "/nonexistent/ca.crt"}, []string{"ETCD_BACKUP_CACERT", "/nonexistent/ca.crt", "no such file"}},
 		{map[string]string{"ETCD_BACKUP_CERT": "/nonexistent/c.crt"}, []string{"ETCD_BACKUP_CERT", "/nonexistent/c.crt"}},
-		{map[string]string{"ETCD_BACKUP_KEY": ""}, []string{"ETCD_BACKUP_KEY", "both CERT and KEY"}},
-		{map[string]string{"ETCD_BACKUP_CERT": ""}, []string{"ETCD_BACKUP_CERT", "both CERT and KEY"}},
+		{map[string]string{"ETCD_BACKUP_KEY": ""}, []string{"invalid ETCD_BACKUP_KEY=", "both CERT and KEY"}},
+		{map[string]string{"ETCD_BACKUP_CERT": ""}, []string{"invalid ETCD_BACKUP_CERT=", "both CERT and KEY"}},
 		{map[string]string{"ETCD_BACKUP_CACERT": "/"}, []string{"ETCD_BACKUP_CACERT", "directory"}},
-		{map[string]string{"ETCD_BACKUP_USERNAME": "root"}, []string{"ETCD_BACKUP_PASSWORD", "both set"}},
-		{map[string]string{"ETCD_BACKUP_PASSWORD": "hunter2"}, []string{"ETCD_BACKUP_USERNAME", "both set"}},
+		{map[string]string{"ETCD_BACKUP_USERNAME": "root"}, []string{"invalid ETCD_BACKUP_PASSWORD=", "both set"}},
+		{map[string]string{"ETCD_BACKUP_PASSWORD": "hunter2"}, []string{"invalid ETCD_BACKUP_USERNAME=", "both set"}},
+		{map[string]string{"ETCD_BACKUP_ENDPOINTS": "https://127.0.0.1:2379/v3"}, []string{"ETCD_BACKUP_ENDPOINTS", "host:port"}},
+		{map[string]string{"ETCD_BACKUP_DIAL_TIMEOUT": "0s"}, []string{"ETCD_BACKUP_DIAL_TIMEOUT", "positive"}},
+		{map[string]string{"ETCD_BACKUP_RETENTION": "100001d"}, []string{"ETCD_BACKUP_RETENTION", "too many days"}},
+		{map[string]string{"ETCD_BACKUP_NAME_PREFIX": strings.Repeat("a", 101)}, []string{"ETCD_BACKUP_NAME_PREFIX", "up to 100"}},
 		{map[string]string{"ETCD_BACKUP_DIAL_TIMEOUT": "5"}, []string{"ETCD_BACKUP_DIAL_TIMEOUT", `"5"`, "Go duration"}},
 		{map[string]string{"ETCD_BACKUP_DIAL_TIMEOUT": "-1s"}, []string{"ETCD_BACKUP_DIAL_TIMEOUT", "positive"}},
 		{map[string]string{"ETCD_BACKUP_SNAPSHOT_TIMEOUT": "0s"}, []string{"ETCD_BACKUP_SNAPSHOT_TIMEOUT", "positive"}},
@@ -256,16 +308,52 @@ func TestUnknownVariables(t *testing.T) {
 	}
 }
 
+// TestUsageListsEveryVariable checks Keys and Usage against the contract's
+// list of variables and defaults, written out here rather than derived from
+// the same struct tags.
 func TestUsageListsEveryVariable(t *testing.T) {
+	want := []struct{ key, def string }{
+		{"ETCD_BACKUP_ENDPOINTS", "https://127.0.0.1:2379"},
+		{"ETCD_BACKUP_CACERT", "/etc/kubernetes/pki/etcd/ca.crt"},
+		{"ETCD_BACKUP_CERT", "/etc/kubernetes/pki/etcd/server.crt"},
+		{"ETCD_BACKUP_KEY", "/etc/kubernetes/pki/etcd/server.key"},
+		{"ETCD_BACKUP_USERNAME", "(empty)"},
+		{"ETCD_BACKUP_PASSWORD", "(empty)"},
+		{"ETCD_BACKUP_DIAL_TIMEOUT", "5s"},
+		{"ETCD_BACKUP_SNAPSHOT_TIMEOUT", "30m"},
+		{"ETCD_BACKUP_DESTINATIONS", "/backup/host"},
+		{"ETCD_BACKUP_RETENTION", "5d"},
+		{"ETCD_BACKUP_KEEP_MIN", "3"},
+		{"ETCD_BACKUP_NAME_PREFIX", "etcd-snapshot-"},
+		{"ETCD_BACKUP_DRY_RUN", "false"},
+		{"ETCD_BACKUP_LOG_FORMAT", "json"},
+		{"ETCD_BACKUP_LOG_LEVEL", "info"},
+		{"ETCD_BACKUP_WORK_DIR", "/tmp"},
+		{"ETCD_BACKUP_PUSHGATEWAY_URL", "(empty)"},
+		{"ETCD_BACKUP_METRICS_FILE", "(empty)"},
+		{"ETCD_BACKUP_METRICS_INSTANCE", "(empty)"},
+		{"ETCD_BACKUP_RATE_LIMIT", "0"},
+		{"ETCD_BACKUP_NICE", "10"},
+		{"ETCD_BACKUP_IO_PRIORITY", "best-effort"},
+	}
+	var keys []string
+	for _, w := range want {
+		keys = append(keys, w.key)
+	}
+	if got := config.Keys(); !reflect.DeepEqual(got, keys) {
+		t.Errorf("Keys() = %v\nwant %v", got, keys)
+	}
 	var b strings.Builder
 	config.Usage(&b)
-	for _, k := range config.Keys() {
-		if !strings.Contains(b.String(), k) {
-			t.Errorf("usage lacks %s", k)
-		}
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	if len(lines) != len(want)+1 || strings.Fields(lines[0])[0] != "VARIABLE" {
+		t.Fatalf("usage is not a header and %d variables:\n%s", len(want), b.String())
 	}
-	if !strings.Contains(b.String(), "https://127.0.0.1:2379") || !strings.Contains(b.String(), "5d") {
-		t.Errorf("usage lacks defaults:\n%s", b.String())
+	for i, w := range want {
+		f := strings.Fields(lines[i+1])
+		if len(f) < 3 || f[0] != w.key || f[1] != w.def {
+			t.Errorf("usage line %q, want %s with default %s and a meaning", lines[i+1], w.key, w.def)
+		}
 	}
 }
 
