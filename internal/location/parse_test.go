@@ -21,7 +21,6 @@ func TestParseAccepts(t *testing.T) {
 		{spec: "azblob://container/a/b", bucket: "azblob://container", prefix: "a/b/"},
 		{spec: "file:///var/backups", bucket: "file:///var/backups?create_dir=true&dir_file_mode=0700&no_tmp_dir=true"},
 		{spec: "file://localhost/var/backups?dir_file_mode=0750", bucket: "file://localhost/var/backups?create_dir=true&dir_file_mode=0750&no_tmp_dir=true"},
-		{spec: "mem://", bucket: "mem:", prefix: ""},
 	}
 	for _, c := range cases {
 		t.Run(c.spec, func(t *testing.T) {
