@@ -40,3 +40,67 @@ func TestReadCgroup(t *testing.T) {
 		})
 	}
 }
+
+func TestMemAvailable(t *testing.T) {
+	dir := t.TempDir()
+	for name, c := range map[string]struct {
+		content string
+		want    int64
+	}{
+		"present":    {"MemTotal:       16000 kB\nMemFree:  100 kB\nMemAvailable:    2048 kB\n", 2048 << 10},
+		"unreadable": {"MemAvailable:    lots kB\n", 1 << 62},
+		"missing":    {"MemTotal:       16000 kB\n", 1 << 62},
+	} {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(c.content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if got := memAvailable(p); got != c.want {
+			t.Errorf("%s: memAvailable = %d, want %d", name, got, c.want)
+		}
+	}
+	if got := memAvailable(filepath.Join(dir, "none")); got != 1<<62 {
+		t.Errorf("no file: memAvailable = %d, want 1<<62", got)
+	}
+}
+
+func TestCgroupMemoryOf(t *testing.T) {
+	root := t.TempDir()
+	write := func(p, content string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(filepath.Join(root, "v2", "memory.max"), "1000\n")
+	write(filepath.Join(root, "v2", "memory.current"), "300\n")
+	write(filepath.Join(root, "memory", "v1", "memory.limit_in_bytes"), "2000\n")
+	write(filepath.Join(root, "memory", "v1", "memory.usage_in_bytes"), "500\n")
+	cases := []struct {
+		name, proc  string
+		limit, used int64
+		ok          bool
+	}{
+		{"v2", "0::/v2\n", 1000, 300, true},
+		{"v1", "12:cpu,cpuacct:/other\n4:memory:/v1\n", 2000, 500, true},
+		{"v2 without a limit, then nothing", "0::/none\n", 0, 0, false},
+		{"malformed lines", "garbage\n0:/v2\n", 0, 0, false},
+		{"another controller only", "3:cpu:/v2\n", 0, 0, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			proc := filepath.Join(t.TempDir(), "cgroup")
+			write(proc, c.proc)
+			limit, used, ok := cgroupMemoryOf(proc, root)
+			if limit != c.limit || used != c.used || ok != c.ok {
+				t.Errorf("cgroupMemoryOf = %d, %d, %v; want %d, %d, %v", limit, used, ok, c.limit, c.used, c.ok)
+			}
+		})
+	}
+	if _, _, ok := cgroupMemoryOf(filepath.Join(root, "none"), root); ok {
+		t.Error("no cgroup file: reported a limit")
+	}
+}

@@ -60,8 +60,12 @@ func availableWithin(avail int64) int64 {
 
 // meminfoAvailable is MemAvailable from /proc/meminfo, in bytes; very
 // large when unknown.
-func meminfoAvailable() int64 {
-	b, err := os.ReadFile("/proc/meminfo")
+func meminfoAvailable() int64 { return memAvailable("/proc/meminfo") }
+
+// memAvailable reads MemAvailable from a file in the format of
+// /proc/meminfo.
+func memAvailable(path string) int64 {
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return 1 << 62
 	}
@@ -81,7 +85,13 @@ func meminfoAvailable() int64 {
 // memory charged to it that cannot simply be dropped (everything but
 // inactive page cache).
 func cgroupMemory() (limit, used int64, ok bool) {
-	b, err := os.ReadFile("/proc/self/cgroup")
+	return cgroupMemoryOf("/proc/self/cgroup", "/sys/fs/cgroup")
+}
+
+// cgroupMemoryOf is cgroupMemory with the process's cgroup file and the
+// cgroup file system's root as arguments.
+func cgroupMemoryOf(procCgroup, root string) (limit, used int64, ok bool) {
+	b, err := os.ReadFile(procCgroup)
 	if err != nil {
 		return 0, 0, false
 	}
@@ -92,12 +102,12 @@ func cgroupMemory() (limit, used int64, ok bool) {
 		}
 		switch {
 		case parts[0] == "0" && parts[1] == "":
-			dir := filepath.Join("/sys/fs/cgroup", parts[2])
+			dir := filepath.Join(root, parts[2])
 			if limit, used, ok = readCgroup(dir, "memory.max", "memory.current", "inactive_file"); ok {
 				return limit, used, true
 			}
 		case strings.Contains(","+parts[1]+",", ",memory,"):
-			dir := filepath.Join("/sys/fs/cgroup/memory", parts[2])
+			dir := filepath.Join(root, "memory", parts[2])
 			if limit, used, ok = readCgroup(dir, "memory.limit_in_bytes", "memory.usage_in_bytes", "total_inactive_file"); ok {
 				return limit, used, true
 			}
