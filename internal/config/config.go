@@ -57,6 +57,7 @@ type Config struct {
 	Nice            int           `envconfig:"ETCD_BACKUP_NICE" default:"10" desc:"CPU nice value of the run, 0 (unchanged) to 19; higher leaves more CPU to etcd"`
 	IOPriority      string        `envconfig:"ETCD_BACKUP_IO_PRIORITY" default:"best-effort" desc:"I/O scheduling class of the run: best-effort (its lowest level), idle (only when the disk is otherwise idle) or none (unchanged)"`
 	ProgressEvery   time.Duration `ignored:"true"`
+	Sealing
 }
 
 // Error is a configuration error: the run must not start.
@@ -157,7 +158,7 @@ var namePrefixRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
 // Validate checks every value and cross-checks related ones.
 func (c *Config) Validate() error {
-	for _, check := range []func() error{c.validateEtcd, c.validateTimeouts, c.validateDestinations, c.validateRun, c.validateMetrics} {
+	for _, check := range []func() error{c.validateEtcd, c.validateTimeouts, c.validateDestinations, c.validateRun, c.validateMetrics, c.validateSealing} {
 		if err := check(); err != nil {
 			return err
 		}
@@ -470,10 +471,15 @@ func sameness(spec location.Spec) (string, error) {
 
 type field struct{ key, def, desc string }
 
-func fields() []field {
-	t := reflect.TypeOf(Config{})
+func fields() []field { return fieldsOf(reflect.TypeOf(Config{})) }
+
+func fieldsOf(t reflect.Type) []field {
 	out := make([]field, 0, t.NumField())
 	for i := 0; i < t.NumField(); i++ {
+		if f := t.Field(i); f.Anonymous && f.Type.Kind() == reflect.Struct {
+			out = append(out, fieldsOf(f.Type)...)
+			continue
+		}
 		tag := t.Field(i).Tag
 		if tag.Get("envconfig") == "" {
 			continue
