@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 
 	"filippo.io/age"
 
@@ -43,7 +45,26 @@ func refused(name, what string) error {
 
 // validateSealing checks the settings of Sealing and parses the keys and
 // paths they name.
-func (s *Sealing) validateSealing() error {
+func (c *Config) validateSealing() error {
+	if err := c.Sealing.validate(); err != nil {
+		return err
+	}
+	if len(c.Recipients) == 0 {
+		return nil
+	}
+	// The plaintext scratch file must never sit in a destination.
+	for _, d := range c.Destinations {
+		if !filepath.IsAbs(d) || strings.Contains(d, "://") {
+			continue
+		}
+		if rel, err := filepath.Rel(d, filepath.Clean(c.WorkDir)); err == nil && filepath.IsLocal(rel) || rel == "." {
+			return invalid("WORK_DIR", c.WorkDir, fmt.Sprintf("is inside the destination %s, and encryption is on: the plaintext scratch file would land there; accepted: a directory outside every destination (the chart uses /tmp, an emptyDir)", d))
+		}
+	}
+	return nil
+}
+
+func (s *Sealing) validate() error {
 	switch s.Compression {
 	case seal.CompressionNone, seal.CompressionZstd:
 	default:

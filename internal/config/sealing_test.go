@@ -97,6 +97,8 @@ func TestSealingRefused(t *testing.T) {
 		{"bundle without encryption", map[string]string{"ETCD_BACKUP_BUNDLE_PATHS": pki}, "invalid ETCD_BACKUP_BUNDLE_PATHS: the bundle holds the cluster's private keys and encryption is off"},
 		{"bundle path relative", map[string]string{"ETCD_BACKUP_BUNDLE_PATHS": "etc/kubernetes", "ETCD_BACKUP_ENCRYPT_RECIPIENTS": r}, "invalid ETCD_BACKUP_BUNDLE_PATHS:"},
 		{"bundle path missing", map[string]string{"ETCD_BACKUP_BUNDLE_PATHS": "/nonexistent/pki", "ETCD_BACKUP_ENCRYPT_RECIPIENTS": r}, "invalid ETCD_BACKUP_BUNDLE_PATHS: cannot read /nonexistent/pki"},
+		{"work dir is a destination", map[string]string{"ETCD_BACKUP_ENCRYPT_RECIPIENTS": r, "ETCD_BACKUP_DESTINATIONS": "/backup/host", "ETCD_BACKUP_WORK_DIR": "/backup/host"}, "invalid ETCD_BACKUP_WORK_DIR=\"/backup/host\": is inside the destination /backup/host"},
+		{"work dir inside a destination", map[string]string{"ETCD_BACKUP_ENCRYPT_RECIPIENTS": r, "ETCD_BACKUP_DESTINATIONS": "s3://b,/backup/host/", "ETCD_BACKUP_WORK_DIR": "/backup/host/tmp"}, "invalid ETCD_BACKUP_WORK_DIR=\"/backup/host/tmp\": is inside the destination /backup/host"},
 		{"allow plaintext not a bool", map[string]string{"ETCD_BACKUP_BUNDLE_ALLOW_PLAINTEXT": "yes please"}, "ETCD_BACKUP_BUNDLE_ALLOW_PLAINTEXT"},
 	}
 	for _, tc := range tests {
@@ -114,6 +116,22 @@ func TestSealingRefused(t *testing.T) {
 				t.Fatal("the error is more than one line")
 			}
 		})
+	}
+}
+
+// Without encryption the work directory may be anywhere, and a sibling
+// of a destination is not inside it.
+func TestWorkDirBesideDestination(t *testing.T) {
+	r, _ := ageKey(t)
+	for _, env := range []map[string]string{
+		{"ETCD_BACKUP_DESTINATIONS": "/backup/host", "ETCD_BACKUP_WORK_DIR": "/backup/host"},
+		{"ETCD_BACKUP_ENCRYPT_RECIPIENTS": r, "ETCD_BACKUP_DESTINATIONS": "/backup/host", "ETCD_BACKUP_WORK_DIR": "/backup/hostess"},
+		{"ETCD_BACKUP_ENCRYPT_RECIPIENTS": r, "ETCD_BACKUP_DESTINATIONS": "/backup/host/sub", "ETCD_BACKUP_WORK_DIR": "/backup/host"},
+	} {
+		setEnv(t, env)
+		if _, err := config.Load(); err != nil {
+			t.Errorf("%v: %v", env, err)
+		}
 	}
 }
 
