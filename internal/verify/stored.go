@@ -2,8 +2,6 @@ package verify
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -11,6 +9,7 @@ import (
 
 	"filippo.io/age"
 
+	"github.com/etcd-backup/etcd-backup/internal/scratch"
 	"github.com/etcd-backup/etcd-backup/internal/seal"
 )
 
@@ -51,42 +50,24 @@ func Stored(ctx context.Context, path string, ids []age.Identity, scratchDir str
 }
 
 // Plaintext verifies a snapshot read from r (a plaintext stream: a
-// seal.Reader, a download): it is written to a private scratch file in dir,
-// its trailer checked as it streams, its database checked from the file.
-// The scratch file never outlives the call.
+// seal.Reader, a download): it is written to an unnamed scratch file in
+// dir (see package scratch), its trailer checked as it streams, its
+// database checked from the file. The scratch file never outlives the
+// call, nor the process.
 func Plaintext(ctx context.Context, r io.Reader, dir string) (Status, error) {
-	path, f, err := scratchFile(dir)
+	f, err := scratch.Open(dir)
 	if err != nil {
 		return Status{}, err
 	}
-	defer os.Remove(path)
+	defer f.Close()
 	s := NewStream()
-	_, err = io.Copy(io.MultiWriter(f, s), contextReader{ctx: ctx, r: r})
-	if cerr := f.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("writing the scratch file %s: %w", path, cerr)
-	}
-	if err != nil {
+	if _, err := io.Copy(io.MultiWriter(f, s), contextReader{ctx: ctx, r: r}); err != nil {
 		return Status{}, err
 	}
 	if err := s.CheckTrailer(); err != nil {
 		return Status{}, err
 	}
-	return Database(ctx, path)
-}
-
-// scratchFile is a new 0600 file whose name marks it as this tool's
-// scratch: it holds plaintext and must never be taken for a snapshot.
-func scratchFile(dir string) (string, *os.File, error) {
-	var rnd [6]byte
-	if _, err := rand.Read(rnd[:]); err != nil {
-		return "", nil, fmt.Errorf("making a scratch name: %w", err)
-	}
-	path := filepath.Join(dir, ".etcd-backup-verify-"+hex.EncodeToString(rnd[:]))
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return "", nil, fmt.Errorf("creating a scratch file in %s: %w", dir, err)
-	}
-	return path, f, nil
+	return Database(ctx, f.Path())
 }
 
 // contextReader stops a long copy once ctx is done (SIGTERM).
