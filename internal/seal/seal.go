@@ -47,6 +47,10 @@ type Options struct {
 	Compression string // CompressionNone (or "") or CompressionZstd
 	Level       int    // zstd level, MinLevel..MaxLevel; 0 = DefaultLevel
 	Recipients  []age.Recipient
+	// PlainHashedElsewhere leaves the plaintext's sha256 to the caller,
+	// which already hashes the stream (a backup run checks the snapshot's
+	// trailer with it): Sums then has PlainSize but no PlainSHA256.
+	PlainHashedElsewhere bool
 }
 
 // Layers are the layers of one stored file.
@@ -105,7 +109,8 @@ func (s Sums) Ratio() float64 {
 	return float64(s.PlainSize) / float64(s.StoredSize)
 }
 
-// hashing counts and hashes what passes through it.
+// hashing counts and hashes what passes through it (only counts, with a
+// nil hash).
 type hashing struct {
 	h hash.Hash
 	n int64
@@ -114,12 +119,19 @@ type hashing struct {
 func newHashing() *hashing { return &hashing{h: sha256.New()} }
 
 func (c *hashing) Write(p []byte) (int, error) {
-	c.h.Write(p)
+	if c.h != nil {
+		c.h.Write(p)
+	}
 	c.n += int64(len(p))
 	return len(p), nil
 }
 
-func (c *hashing) sum() string { return hex.EncodeToString(c.h.Sum(nil)) }
+func (c *hashing) sum() string {
+	if c.h == nil {
+		return ""
+	}
+	return hex.EncodeToString(c.h.Sum(nil))
+}
 
 // Writer takes plaintext and writes the stored stream to its destination.
 // Close must be called to finish the stream; what was written before a
@@ -138,6 +150,9 @@ func NewWriter(dst io.Writer, o Options) (*Writer, error) {
 		return nil, err
 	}
 	w := &Writer{plain: newHashing(), stored: newHashing()}
+	if o.PlainHashedElsewhere {
+		w.plain.h = nil
+	}
 	out := io.MultiWriter(dst, w.stored)
 	var closers []io.Closer // innermost (nearest dst) first
 	if len(o.Recipients) > 0 {
@@ -227,4 +242,17 @@ func (w *Writer) Close() error {
 // Sums of what went through so far (final after Close).
 func (w *Writer) Sums() Sums {
 	return Sums{PlainSHA256: w.plain.sum(), PlainSize: w.plain.n, StoredSHA256: w.stored.sum(), StoredSize: w.stored.n}
+}
+
+// SidecarExt names the file beside a stored file in a directory that
+// carries its sums: "<stored name>.sha256".
+const SidecarExt = ".sha256"
+
+// Sidecar is that file's content, in sha256sum's format: the stored file's
+// line, then the plaintext's under the name the file has once the layers
+// are reversed. `sha256sum -c --ignore-missing` checks whichever of the
+// two is present.
+func (s Sums) Sidecar(storedName string) []byte {
+	plainName, _ := LayersOf(storedName)
+	return fmt.Appendf(nil, "%s  %s\n%s  %s\n", s.StoredSHA256, storedName, s.PlainSHA256, plainName)
 }

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -213,6 +214,14 @@ func TestRoundTrip(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestPlainHashedElsewhere(t *testing.T) {
+	plain := plaintext(t, 200_000)
+	_, s := seal(t, plain, Options{Compression: CompressionZstd, PlainHashedElsewhere: true})
+	if s.PlainSHA256 != "" || s.PlainSize != int64(len(plain)) || s.StoredSHA256 == "" {
+		t.Fatalf("sums %+v: want the plain size and the stored sha256 only", s)
 	}
 }
 
@@ -435,5 +444,37 @@ func TestWriterMemoryIsBounded(t *testing.T) {
 	// a few buffers at start-up, not one per chunk or block
 	if allocs > 200 {
 		t.Fatalf("%.0f allocations for 64 MiB written", allocs)
+	}
+}
+
+// The sidecar is what sha256sum itself checks.
+func TestSidecarChecksWithSha256sum(t *testing.T) {
+	sha256sum, err := exec.LookPath("sha256sum")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("no sha256sum on this machine — CI=true requires it")
+		}
+		t.Skip("no sha256sum on this machine")
+	}
+	plain := plaintext(t, 100_000)
+	stored, sums := seal(t, plain, Options{Compression: CompressionZstd})
+	dir := t.TempDir()
+	name := "etcd-snapshot-20261123T170000Z.db.zst"
+	for n, b := range map[string][]byte{name: stored, "etcd-snapshot-20261123T170000Z.db": plain, name + SidecarExt: sums.Sidecar(name)} {
+		if err := os.WriteFile(filepath.Join(dir, n), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command(sha256sum, "--strict", "-c", name+SidecarExt)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("sha256sum -c: %v\n%s", err, out)
+	}
+	stored[10] ^= 1
+	if err := os.WriteFile(filepath.Join(dir, name), stored, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := cmd.CombinedOutput(); err == nil {
+		t.Fatalf("sha256sum -c passed a changed file:\n%s", out)
 	}
 }
