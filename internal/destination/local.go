@@ -195,6 +195,9 @@ func isTemporary(prefix, name string) bool {
 	if len(random) != 2*tempRandom || strings.Trim(random, "0123456789abcdef") != "" {
 		return false
 	}
+	if base, ok := snapname.SidecarOf(prefix, final); ok {
+		final = base
+	}
 	return snapname.Matcher(prefix, snapname.Written...)(final)
 }
 

@@ -12,16 +12,17 @@ import (
 	"github.com/etcd-backup/etcd-backup/internal/snapname"
 )
 
-// shapes are the names Select may choose: the shapes this tool writes.
-var shapes = snapname.Written
-
 // Policy is how long snapshots are kept.
 type Policy struct {
 	Prefix    string
 	Retention time.Duration
 	KeepMin   int
-	// Keep is the snapshot this run wrote: never deleted.
+	// Keep is the snapshot (or bundle) this run wrote: never deleted.
 	Keep string
+	// Kind is what is selected: snapshots of every shape together (so
+	// that KeepMin still holds when compression or encryption is switched
+	// on or off), or bundles, which follow the same rules on their own.
+	Kind snapname.Kind
 }
 
 // Select returns the objects to delete, oldest first. Objects are ordered by
@@ -30,7 +31,7 @@ type Policy struct {
 // A modification time in the future counts as new, so clock skew can only
 // keep a snapshot longer, never remove one early.
 func Select(objs []destination.Object, p Policy, now time.Time) []destination.Object {
-	own := snapname.Matcher(p.Prefix, shapes...)
+	own := snapname.Matcher(p.Prefix, snapname.Shapes(p.Kind)...)
 	var mine []destination.Object
 	for _, o := range objs {
 		if own(o.Name) {

@@ -35,8 +35,34 @@ type Shape struct {
 var Plain = Shape{Kind: Snapshot}
 
 // Written are the shapes this tool writes, and so the only ones that
-// pruning and the removal of temporary files consider.
-var Written = []Shape{Plain}
+// pruning and the removal of temporary files consider: snapshots and
+// bundles, each plain, compressed, encrypted or both.
+var Written = All()
+
+// Shapes are the written shapes of one kind.
+func Shapes(k Kind) []Shape {
+	var out []Shape
+	for _, s := range Written {
+		if s.Kind == k {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// SidecarExt ends the name of the file that carries a stored file's sums
+// in a directory: <name>.sha256 (sha256sum's format).
+const SidecarExt = ".sha256"
+
+// SidecarOf is the stored file a sidecar name belongs to, when name is a
+// sidecar of one of the written shapes.
+func SidecarOf(prefix, name string) (string, bool) {
+	base, ok := strings.CutSuffix(name, SidecarExt)
+	if !ok || !Matcher(prefix, Written...)(base) {
+		return "", false
+	}
+	return base, true
+}
 
 // All is every shape a name can have.
 func All() []Shape {

@@ -1,0 +1,33 @@
+package snapname_test
+
+import (
+	"testing"
+
+	"github.com/etcd-backup/etcd-backup/internal/snapname"
+)
+
+func TestSidecarOf(t *testing.T) {
+	for _, tc := range []struct {
+		name, base string
+		ok         bool
+	}{
+		{"p-20261123T170000Z.db.zst.age.sha256", "p-20261123T170000Z.db.zst.age", true},
+		{"p-20261123T170000Z.bundle.tar.age.sha256", "p-20261123T170000Z.bundle.tar.age", true},
+		{"p-20261123T170000Z.db.sha256", "p-20261123T170000Z.db", true},
+		{"p-20261123T170000Z.db.zst.age", "", false},
+		{"p-20261123T170000Z.db.gz.sha256", "", false},
+		{"q-20261123T170000Z.db.sha256", "", false},
+		{"p-20261323T170000Z.db.sha256", "", false},
+	} {
+		base, ok := snapname.SidecarOf("p-", tc.name)
+		if base != tc.base || ok != tc.ok {
+			t.Errorf("SidecarOf(%q) = %q, %v; want %q, %v", tc.name, base, ok, tc.base, tc.ok)
+		}
+	}
+	if n := len(snapname.Shapes(snapname.Snapshot)); n != 4 {
+		t.Errorf("%d snapshot shapes written, want 4", n)
+	}
+	if n := len(snapname.Shapes(snapname.Bundle)); n != 4 {
+		t.Errorf("%d bundle shapes written, want 4", n)
+	}
+}
