@@ -58,6 +58,9 @@ type target struct {
 	writeErr error
 	syncErr  error // from flushing the file while it is verified
 	started  time.Time
+	// bundleStored: this run's bundle is stored here (and so bundles are
+	// pruned here).
+	bundleStored bool
 }
 
 // Run performs one backup and prints its summary.
@@ -72,7 +75,8 @@ func Run(ctx context.Context, cfg config.Config, d Deps) (Summary, error) {
 		d.Open = destination.Open
 	}
 	start := d.Now()
-	name := snapname.Format(cfg.NamePrefix, start, snapname.Plain)
+	layers := cfg.SealOptions().Layers()
+	name := snapname.Format(cfg.NamePrefix, start, snapname.Shape{Kind: snapname.Snapshot, Compressed: layers.Compressed, Encrypted: layers.Encrypted})
 	sum := Summary{
 		Status:    StatusOK,
 		Seconds:   map[string]float64{},
@@ -80,7 +84,7 @@ func Run(ctx context.Context, cfg config.Config, d Deps) (Summary, error) {
 		Version:   version.Version,
 		StartedAt: start.UTC().Format(time.RFC3339),
 	}
-	r := &run{cfg: cfg, d: d, name: name, sum: &sum}
+	r := &run{cfg: cfg, d: d, name: name, sum: &sum, start: start}
 	err := r.do(ctx)
 	if err != nil {
 		sum.Status = StatusFailed
@@ -123,7 +127,11 @@ type run struct {
 	// scratch takes the snapshot when no destination streams it in.
 	scratch destination.Pending
 	fan     *fanout
-	member  snapshot.Member
+	// sealed is the plaintext side when the run compresses or encrypts.
+	sealed *sealedStream
+	bundle *builtBundle
+	member snapshot.Member
+	start  time.Time
 }
 
 func (r *run) stepFailed(step string, err error) error {
@@ -145,6 +153,7 @@ func (r *run) do(ctx context.Context) error {
 	if err := r.verifySnapshot(ctx); err != nil {
 		return err
 	}
+	r.makeBundle(ctx)
 	t0 := time.Now()
 	r.upload(ctx, r.store())
 	r.sum.Seconds[StepCopy] = since(t0)
@@ -178,19 +187,30 @@ func (r *run) takeSnapshot(ctx context.Context) error {
 		return r.stepFailed(StepSnapshot, err)
 	}
 	r.fan = &fanout{log: r.d.Log, hash: verify.NewStream(), targets: r.streaming(), scratch: r.scratch}
-	r.fan.keepSourceCached()
+	var sink snapshotSink = r.fan
+	if opts := r.cfg.SealOptions(); opts.Layers().Any() {
+		s, err := newSealedStream(r.cfg.WorkDir, opts, r.fan)
+		if err != nil {
+			return r.stepFailed(StepSnapshot, err)
+		}
+		r.sealed, sink = s, s
+	} else {
+		// Sealed, the plaintext scratch copy is what is verified, and every
+		// destination's file may leave the page cache.
+		r.fan.keepSourceCached()
+	}
 	opts := r.snapshotOptions()
 	// The snapshot timeout bounds all attempts together: a hung or flapping
 	// etcd must not hold the Job past it.
 	sctx, cancel := snapshot.WithTimeout(ctx, opts)
 	defer cancel()
 	err := retry.Do(sctx, r.d.Log, "snapshot", snapshotRetry, func(ctx context.Context) error {
-		if err := r.fan.reset(); err != nil {
+		if err := sink.reset(); err != nil {
 			return err
 		}
-		var w io.Writer = r.fan
+		var w io.Writer = sink
 		if r.cfg.RateLimit > 0 {
-			w = throttle.NewWriter(ctx, r.fan, int64(r.cfg.RateLimit))
+			w = throttle.NewWriter(ctx, sink, int64(r.cfg.RateLimit))
 		}
 		m, err := r.d.Snapshot(ctx, r.d.Log, opts, w)
 		if m.Endpoint != "" {
@@ -201,6 +221,9 @@ func (r *run) takeSnapshot(ctx context.Context) error {
 	r.sum.Seconds[StepSnapshot] = since(t0)
 	if r.member.Endpoint != "" {
 		r.sum.Etcd = &r.member
+	}
+	if err == nil && r.sealed != nil {
+		err = r.sealed.finish()
 	}
 	if err != nil {
 		return r.stepFailed(StepSnapshot, err)
@@ -250,13 +273,16 @@ func (r *run) snapshotOptions() snapshot.Options {
 }
 
 // verifySnapshot checks the trailer from the stream and the database from
-// one of the files.
+// one of the files: the plaintext scratch file when the run seals.
 func (r *run) verifySnapshot(ctx context.Context) error {
 	t0 := time.Now()
 	stream := r.fan.hash
 	source := r.fan.source()
 	if source == "" {
 		return r.stepFailed(StepSnapshot, errors.New("every destination failed while the snapshot was written"))
+	}
+	if r.sealed != nil {
+		stream, source = r.sealed.hash, r.sealed.scratch.Path()
 	}
 	if err := stream.CheckTrailer(); err != nil {
 		return r.stepFailed(StepVerify, err)
@@ -272,8 +298,18 @@ func (r *run) verifySnapshot(ctx context.Context) error {
 	if err != nil {
 		return r.stepFailed(StepVerify, err)
 	}
-	r.sum.Snapshot = &SnapshotInfo{Name: r.name, Size: stream.Size(), SHA256: stream.SHA256(), Status: st}
-	r.d.Log.Info("snapshot verified", "name", r.name, "size", stream.Size(), "sha256", stream.SHA256(),
+	info := &SnapshotInfo{Name: r.name, Size: r.fan.hash.Size(), SHA256: r.fan.hash.SHA256(), Status: st}
+	if r.sealed != nil {
+		r.sealed.close() // verified: the plaintext copy goes now
+		sums := r.sealed.sums()
+		info.PlainSize, info.PlainSHA256 = sums.PlainSize, sums.PlainSHA256
+		if r.cfg.SealOptions().Layers().Compressed {
+			info.CompressionRatio = math.Round(sums.Ratio()*100) / 100
+		}
+	}
+	r.sum.Snapshot = info
+	r.d.Log.Info("snapshot verified", "name", r.name, "size", info.Size, "sha256", info.SHA256,
+		"plain_size", info.PlainSize, "plain_sha256", info.PlainSHA256, "compression_ratio", info.CompressionRatio,
 		"revision", st.Revision, "total_keys", st.TotalKey, "hash", st.Hash, "seconds", r.sum.Seconds[StepVerify])
 	return nil
 }
@@ -316,6 +352,10 @@ func (r *run) store() string {
 			from = t.pending.Final()
 		}
 		r.d.Log.Info("snapshot stored", "destination", t.res.Destination, "name", r.name)
+		if r.sealed != nil {
+			r.writeSidecar(t, r.name, r.sealed.sums())
+		}
+		r.storeBundle(t)
 	}
 	if from == "" && r.scratch != nil {
 		from = r.scratch.Path()
@@ -326,8 +366,8 @@ func (r *run) store() string {
 // upload copies the verified file at from to every destination that does
 // not stream.
 func (r *run) upload(ctx context.Context, from string) {
-	meta := destination.Metadata{SHA256: r.fan.hash.SHA256(), Revision: r.sum.Snapshot.Revision,
-		EtcdVersion: r.member.Version, ToolVersion: version.Version}
+	meta := destination.Metadata{SHA256: r.fan.hash.SHA256(), PlainSHA256: r.sum.Snapshot.PlainSHA256,
+		Revision: r.sum.Snapshot.Revision, EtcdVersion: r.member.Version, ToolVersion: version.Version}
 	for _, t := range r.targets {
 		if t.res.Status != StatusOK || t.dest.Streams() {
 			continue
@@ -348,6 +388,7 @@ func (r *run) upload(ctx context.Context, from string) {
 		}
 		t.res.Seconds = since(t1)
 		r.d.Log.Info("snapshot uploaded", "destination", t.res.Destination, "name", r.name, "seconds", t.res.Seconds)
+		r.uploadBundle(ctx, t, meta)
 	}
 }
 
@@ -361,6 +402,11 @@ func (r *run) prune(ctx context.Context) {
 			continue
 		}
 		r.pruneTarget(ctx, t, policy, now)
+		if t.bundleStored && t.res.Status == StatusOK {
+			bp := policy
+			bp.Kind, bp.Keep = snapname.Bundle, r.bundle.name
+			r.pruneTarget(ctx, t, bp, now)
+		}
 		t.res.PrunedCount = len(t.res.Pruned)
 		r.removeStale(ctx, t, now)
 	}
@@ -373,10 +419,10 @@ func (r *run) pruneTarget(ctx context.Context, t *target, policy prune.Policy, n
 		t.res.fail(StepPrune, err)
 		return
 	}
-	if !slices.ContainsFunc(objs, func(o destination.Object) bool { return o.Name == r.name }) {
+	if !slices.ContainsFunc(objs, func(o destination.Object) bool { return o.Name == policy.Keep }) {
 		// The listing must show what was just written; if it does not,
 		// it cannot be trusted to decide what is old.
-		t.res.fail(StepPrune, fmt.Errorf("listing does not show the snapshot %s just written; not pruning", r.name))
+		t.res.fail(StepPrune, fmt.Errorf("listing does not show %s just written; not pruning", policy.Keep))
 		return
 	}
 	for _, o := range objs {
@@ -403,6 +449,7 @@ func (r *run) pruneTarget(ctx context.Context, t *target, policy prune.Policy, n
 		}
 		log.Info("pruned", "destination", t.res.Destination, "name", o.Name, "age", age)
 		t.res.Pruned = append(t.res.Pruned, o.Name)
+		r.deleteSidecar(ctx, t, objs, o.Name)
 	}
 }
 
@@ -427,7 +474,8 @@ func (r *run) removeStale(ctx context.Context, t *target, now time.Time) {
 	}
 }
 
-// failures is the run's error when any destination failed.
+// failures is the run's error when any destination failed, or the bundle
+// is not stored wherever the snapshot is.
 func (r *run) failures() error {
 	var failed []string
 	step := ""
@@ -441,6 +489,9 @@ func (r *run) failures() error {
 	}
 	if len(failed) > 0 {
 		return r.stepFailed(step, fmt.Errorf("%d of %d destinations failed: %v", len(failed), len(r.targets), failed))
+	}
+	if msg := r.bundleFailures(); msg != "" {
+		return r.stepFailed(StepBundle, errors.New(msg))
 	}
 	return nil
 }
@@ -463,8 +514,15 @@ func (r *run) streaming() []*target {
 	return out
 }
 
-// abortTemporaries removes whatever temporary file was not committed.
+// abortTemporaries removes whatever temporary file was not committed, and
+// the plaintext scratch copy.
 func (r *run) abortTemporaries() {
+	if r.sealed != nil {
+		r.sealed.close()
+	}
+	if r.bundle != nil && r.bundle.file != nil {
+		r.bundle.file.Close()
+	}
 	if r.scratch != nil {
 		r.scratch.Abort()
 	}

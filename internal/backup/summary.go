@@ -20,6 +20,7 @@ const (
 	StepSnapshot = "snapshot"
 	StepVerify   = "verify"
 	StepCopy     = "copy"
+	StepBundle   = "bundle"
 	StepPrune    = "prune"
 )
 
@@ -37,6 +38,7 @@ type Summary struct {
 	FailedStep   string             `json:"failed_step,omitempty"`
 	Error        string             `json:"error,omitempty"`
 	Snapshot     *SnapshotInfo      `json:"snapshot,omitempty"`
+	Bundle       *BundleInfo        `json:"bundle,omitempty"`
 	Etcd         *snapshot.Member   `json:"etcd,omitempty"`
 	Destinations []DestResult       `json:"destinations"`
 	Seconds      map[string]float64 `json:"seconds"`
@@ -45,12 +47,30 @@ type Summary struct {
 	StartedAt    string             `json:"started_at"`
 }
 
-// SnapshotInfo describes the verified snapshot.
+// SnapshotInfo describes the verified snapshot. Size and SHA256 are those
+// of the stored file; for a compressed or encrypted one the Plain fields
+// are those of the snapshot inside.
 type SnapshotInfo struct {
-	Name   string `json:"name"`
-	Size   int64  `json:"size"`
-	SHA256 string `json:"sha256"`
+	Name        string `json:"name"`
+	Size        int64  `json:"size"`
+	SHA256      string `json:"sha256"`
+	PlainSize   int64  `json:"plain_size,omitempty"`
+	PlainSHA256 string `json:"plain_sha256,omitempty"`
+	// CompressionRatio is plain size over stored size, when compressed.
+	CompressionRatio float64 `json:"compression_ratio,omitempty"`
 	verify.Status
+}
+
+// BundleInfo describes the control-plane bundle stored next to the
+// snapshot.
+type BundleInfo struct {
+	Name    string   `json:"name"`
+	Files   int      `json:"files"`
+	Bytes   int64    `json:"bytes"` // file contents, before compression
+	Size    int64    `json:"size"`  // stored
+	SHA256  string   `json:"sha256"`
+	Missing []string `json:"missing,omitempty"` // optional paths not found
+	Error   string   `json:"error,omitempty"`
 }
 
 // DestResult is what happened at one destination.
@@ -62,6 +82,8 @@ type DestResult struct {
 	Seconds     float64  `json:"seconds"`
 	Pruned      []string `json:"pruned"`
 	PrunedCount int      `json:"pruned_count"`
+	// BundleError says why this run's bundle is not stored here.
+	BundleError string `json:"bundle_error,omitempty"`
 	// RemovedTemporaries are temporary files of runs that were killed.
 	RemovedTemporaries []string `json:"removed_temporaries,omitempty"`
 }

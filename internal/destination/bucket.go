@@ -316,6 +316,7 @@ func objectMetadata(meta Metadata) map[string]string {
 	md := map[string]string{}
 	for k, v := range map[string]string{
 		"sha256":       meta.SHA256,
+		"plain-sha256": meta.PlainSHA256,
 		"revision":     strconv.FormatInt(meta.Revision, 10),
 		"etcd-version": meta.EtcdVersion,
 		"tool-version": meta.ToolVersion,
