@@ -23,7 +23,7 @@ type Object struct {
 // Metadata travels with an uploaded snapshot so that an object can be
 // identified without downloading it.
 type Metadata struct {
-	SHA256      string // sha256 of the whole file, as sha256sum prints it
+	SHA256 string // sha256 of the whole file, as sha256sum prints it
 	// PlainSHA256 is the sha256 of the snapshot inside a compressed or
 	// encrypted file; empty for a plain one, where it is SHA256.
 	PlainSHA256 string
