@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"filippo.io/age"
 	"github.com/spf13/cobra"
 
 	"github.com/etcd-backup/etcd-backup/internal/backup"
@@ -25,6 +26,7 @@ import (
 	"github.com/etcd-backup/etcd-backup/internal/logging"
 	"github.com/etcd-backup/etcd-backup/internal/metrics"
 	"github.com/etcd-backup/etcd-backup/internal/priority"
+	"github.com/etcd-backup/etcd-backup/internal/seal"
 	"github.com/etcd-backup/etcd-backup/internal/verify"
 	"github.com/etcd-backup/etcd-backup/internal/version"
 )
@@ -106,7 +108,11 @@ func runBackup(stdout, stderr io.Writer) error {
 		shown[i] = location.Redact(d)
 	}
 	log.Info("backup starting", "version", version.Version, "endpoints", cfg.Endpoints,
-		"destinations", shown, "retention", cfg.Retention.String(), "keep_min", cfg.KeepMin, "dry_run", cfg.DryRun)
+		"destinations", shown, "retention", cfg.Retention.String(), "keep_min", cfg.KeepMin, "dry_run", cfg.DryRun,
+		"compression", cfg.Compression, "encryption_recipients", len(cfg.Recipients), "bundle_paths", len(cfg.Bundle))
+	if cfg.IdentityFile != "" {
+		log.Warn("ETCD_BACKUP_IDENTITY_FILE is set, but a backup never reads it: keep the private key out of the cluster")
+	}
 	sum, err := backup.Run(ctx, cfg, backup.Deps{Log: log, Stdout: stdout, TerminationLog: "/dev/termination-log"})
 	publishMetrics(ctx, log, cfg, sum)
 	if err != nil {
@@ -130,26 +136,44 @@ func publishMetrics(ctx context.Context, log *slog.Logger, cfg config.Config, su
 }
 
 func verifyCmd() *cobra.Command {
-	return &cobra.Command{
+	var identity string
+	cmd := &cobra.Command{
 		Use:   "verify FILE...",
-		Short: "Check saved snapshots: sha256 trailer, bbolt consistency, status figures",
+		Short: "Check saved snapshots of any shape: sha256 trailer, bbolt consistency, status figures",
+		Long: `Check saved snapshots: the sha256 trailer, bbolt's consistency check and the status figures.
+Compressed (.db.zst) and encrypted (.db.age, .db.zst.age) files are reversed into an unnamed scratch file in
+$ETCD_BACKUP_WORK_DIR (else the system's temporary directory) first; an encrypted one needs --identity
+(or $ETCD_BACKUP_IDENTITY_FILE). A damaged file, a wrong identity or a failed check is exit status 1.`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
-				return cli.Usagef("no file given; accepted: backup-job verify FILE...")
+				return cli.Usagef("no file given; accepted: backup-job verify [--identity FILE] FILE...")
 			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, files []string) error {
+			ids, err := readIdentities(identity)
+			if err != nil {
+				return err
+			}
+			scratchDir := os.Getenv("ETCD_BACKUP_WORK_DIR")
+			if scratchDir == "" {
+				scratchDir = os.TempDir()
+			}
 			failed := false
 			for _, f := range files {
-				st, sum, err := verify.File(cmd.Context(), f)
+				st, sums, err := verify.Stored(cmd.Context(), f, ids, scratchDir)
 				if err != nil {
-					fmt.Fprintf(cmd.ErrOrStderr(), "backup-job verify: %v\n", err)
+					fmt.Fprintf(cmd.ErrOrStderr(), "backup-job verify: %s: %v\n", f, err)
 					failed = true
 					continue
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "%s: ok sha256=%s hash=%d revision=%d total_keys=%d total_keys_all_buckets=%d total_size=%d\n",
-					f, sum, st.Hash, st.Revision, st.TotalKey, st.TotalKeyAllBuckets, st.TotalSize)
+				out := cmd.OutOrStdout()
+				fmt.Fprintf(out, "%s: ok sha256=%s hash=%d revision=%d total_keys=%d total_keys_all_buckets=%d total_size=%d",
+					f, sums.StoredSHA256, st.Hash, st.Revision, st.TotalKey, st.TotalKeyAllBuckets, st.TotalSize)
+				if sums.PlainSHA256 != sums.StoredSHA256 {
+					fmt.Fprintf(out, " plain_sha256=%s plain_size=%d", sums.PlainSHA256, sums.PlainSize)
+				}
+				fmt.Fprintln(out)
 			}
 			if failed {
 				return cli.ErrReported
@@ -157,6 +181,27 @@ func verifyCmd() *cobra.Command {
 			return nil
 		},
 	}
+	identityFlag(cmd, &identity)
+	return cmd
+}
+
+// identityFlag is --identity, defaulting to $ETCD_BACKUP_IDENTITY_FILE.
+func identityFlag(cmd *cobra.Command, identity *string) {
+	cmd.Flags().StringVar(identity, "identity", os.Getenv("ETCD_BACKUP_IDENTITY_FILE"),
+		"age identity file or SSH private key for encrypted (.age) files (default $ETCD_BACKUP_IDENTITY_FILE)")
+}
+
+// readIdentities reads the identity file, if one is given; an unusable one
+// is a usage error (exit status 2).
+func readIdentities(path string) ([]age.Identity, error) {
+	if path == "" {
+		return nil, nil
+	}
+	ids, err := seal.ReadIdentities(path)
+	if err != nil {
+		return nil, cli.Usagef("--identity: %v", err)
+	}
+	return ids, nil
 }
 
 func listCmd() *cobra.Command {
