@@ -150,6 +150,19 @@ func checkerCatches(t *testing.T, s *suite) {
 			}
 			r.Summary.Destinations = append(r.Summary.Destinations, backup.DestResult{Destination: link, Status: backup.StatusSkipped})
 		}, "invariant 6"},
+		{"control, encrypted", false, func(t *testing.T, sc *scenario, d *dest, r *jobResult) {
+			sc.encrypt(t, true)
+		}, ""},
+		{"plaintext on a destination when encryption is on", false, func(t *testing.T, sc *scenario, d *dest, r *jobResult) {
+			sc.encrypt(t, true)
+			sc.put(t, d, snapshotName(time.Now())+".sha256", s.fixture, time.Now())
+		}, "invariant 7"},
+		{"plaintext left in the work directory when encryption is on", false, func(t *testing.T, sc *scenario, d *dest, r *jobResult) {
+			sc.encrypt(t, true)
+			if err := os.WriteFile(filepath.Join(sc.workDir, "copy"), s.fixture, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}, "invariant 7"},
 		{"an unfinished multipart upload", true, func(t *testing.T, sc *scenario, d *dest, r *jobResult) {
 			if _, err := d.s3.Client().CreateMultipartUpload(context.Background(), &s3.CreateMultipartUploadInput{
 				Bucket: aws.String(d.s3.Bucket), Key: aws.String(d.prefix + snapshotName(time.Now())),

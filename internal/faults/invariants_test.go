@@ -19,11 +19,13 @@ import (
 	"testing"
 	"time"
 
+	"filippo.io/age"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/etcd-backup/etcd-backup/internal/backup"
 	"github.com/etcd-backup/etcd-backup/internal/etcdtest"
+	"github.com/etcd-backup/etcd-backup/internal/seal"
 	"github.com/etcd-backup/etcd-backup/internal/testkit"
 	"github.com/etcd-backup/etcd-backup/internal/verify"
 )
@@ -133,32 +135,70 @@ func (s started) finish(t *testing.T, w *want) *jobResult {
 	return r
 }
 
-// verified caches the sha256 of files that passed verify.File: identical
-// bytes need no second bbolt check.
+// verified caches the sha256 of files that passed verification:
+// identical bytes need no second bbolt check.
 var verified sync.Map
 
 // verifyFile runs the product's full verification (sha256 trailer, bbolt
-// consistency check in a child process), once per distinct content.
-func verifyFile(ctx context.Context, path string) error {
-	f, err := os.Open(path)
+// consistency check in a child process), once per distinct content, of a
+// stored file named name; a compressed or encrypted one is reversed first
+// (with the scenario's identity) into a plaintext copy, whose path it
+// returns for restoring.
+func verifyFile(ctx context.Context, t testing.TB, path, name string, id age.Identity) (string, error) {
+	plain, err := plaintextOf(t, path, name, id)
 	if err != nil {
-		return err
+		return "", err
+	}
+	f, err := os.Open(plain)
+	if err != nil {
+		return "", err
 	}
 	h := sha256.New()
 	_, err = io.Copy(h, f)
 	f.Close()
 	if err != nil {
-		return err
+		return "", err
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
 	if _, ok := verified.Load(sum); ok {
-		return nil
+		return plain, nil
 	}
-	if _, _, err := verify.File(ctx, path); err != nil {
-		return err
+	if _, _, err := verify.File(ctx, plain); err != nil {
+		return "", err
 	}
 	verified.Store(sum, true)
-	return nil
+	return plain, nil
+}
+
+// plaintextOf is path itself for a plain .db, else a plaintext copy.
+func plaintextOf(t testing.TB, path, name string, id age.Identity) (string, error) {
+	_, layers := seal.LayersOf(name)
+	if !layers.Any() {
+		return path, nil
+	}
+	var ids []age.Identity
+	if id != nil {
+		ids = append(ids, id)
+	}
+	in, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer in.Close()
+	r, err := seal.NewReader(in, layers, ids)
+	if err != nil {
+		return "", err
+	}
+	defer r.Close()
+	out, err := os.CreateTemp(t.TempDir(), "plain-")
+	if err != nil {
+		return "", err
+	}
+	defer out.Close()
+	if _, err := io.Copy(out, r); err != nil {
+		return "", err
+	}
+	return out.Name(), out.Close()
 }
 
 // checkInvariants checks the invariants after the runs of a case:
@@ -176,7 +216,11 @@ func verifyFile(ctx context.Context, path string) error {
 //     and match the case's expectations;
 //  5. no output line shows a credential of the run's environment or a URL
 //     with user information;
-//  6. no run took one directory as two destinations.
+//  6. no run took one directory as two destinations;
+//  7. with encryption on, no plaintext on any destination: whatever the
+//     runs left there (files, temporary files, objects, and what the S3
+//     server keeps of unfinished uploads) is age-encrypted or a sidecar of
+//     sums, and holds none of the source's keys.
 func checkInvariants(t testing.TB, sc *scenario, runs ...*jobResult) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -208,7 +252,7 @@ func checkInvariants(t testing.TB, sc *scenario, runs ...*jobResult) {
 			}
 			p, err := d.fetch(ctx, t, name)
 			if err == nil {
-				err = verifyFile(ctx, p)
+				p, err = verifyFile(ctx, t, p, name, sc.ageIdentity())
 			}
 			if err != nil {
 				t.Errorf("invariant 1: %s in %s does not verify: %v", name, d, err)
@@ -360,6 +404,9 @@ func checkInvariants(t testing.TB, sc *scenario, runs ...*jobResult) {
 		checkShown(t, sc, r, i)
 		checkDirectoriesOnce(t, r, i)
 	}
+
+	// 7. nothing readable leaves the node when encryption is on
+	checkNoPlaintext(t, sc, after)
 }
 
 // userinfoURL is a URL with user information in it: scheme://user:...@

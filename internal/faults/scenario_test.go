@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"filippo.io/age"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"golang.org/x/sys/unix"
@@ -30,8 +31,9 @@ const (
 )
 
 // finalShape is the shape of a snapshot's final name, as the design
-// defines it (written independently of the product's own matcher).
-var finalShape = regexp.MustCompile(`^` + regexp.QuoteMeta(namePrefix) + `([0-9]{8}T[0-9]{6}Z)\.db$`)
+// defines it (written independently of the product's own matcher): .db,
+// then .zst when compressed, then .age when encrypted.
+var finalShape = regexp.MustCompile(`^` + regexp.QuoteMeta(namePrefix) + `([0-9]{8}T[0-9]{6}Z)\.db(\.zst)?(\.age)?$`)
 
 // isFinalName reports whether name has exactly the shape the tool writes,
 // with a real time in it (no month 13): the only names the tool may prune.
@@ -85,6 +87,8 @@ type scenario struct {
 	retention time.Duration
 	keepMin   int
 	before    map[*dest]map[string]entry // every entry of every destination before the runs
+	// identity decrypts what the runs store; nil when encryption is off.
+	identity *age.X25519Identity
 }
 
 // newScenario is a run against src over TLS with the suite's client
