@@ -109,7 +109,7 @@ func checkNoPlaintext(t testing.TB, sc *scenario, after map[*dest]map[string]ent
 // sealedCases are the fault cases with encryption (and compression) on.
 func sealedCases() []faultCase {
 	return []faultCase{
-		{"encrypted and compressed, directory and S3 (control)", func(t *testing.T, s *suite) (*scenario, []*jobResult) {
+		{"encrypted and compressed: directory and S3 (control)", func(t *testing.T, s *suite) (*scenario, []*jobResult) {
 			s.needS3(t)
 			sc, _ := hostDir(t, s, s.src)
 			b := sc.addBucket(t, "s3", "")
@@ -117,7 +117,7 @@ func sealedCases() []faultCase {
 			sc.encrypt(t, true)
 			return sc, []*jobResult{sc.run(t, succeeds())}
 		}},
-		{"encrypted, object storage only", func(t *testing.T, s *suite) (*scenario, []*jobResult) {
+		{"encrypted: object storage only", func(t *testing.T, s *suite) (*scenario, []*jobResult) {
 			s.needS3(t)
 			sc := newScenario(t, s, s.src)
 			b := sc.addBucket(t, "s3", "")
@@ -165,7 +165,7 @@ func sealedCases() []faultCase {
 			}
 			return sc, []*jobResult{st.finish(t, fails("copy", "interrupted by a signal").dest("host", "ok", "").dest("s3", "failed", "copy"))}
 		}},
-		{"encrypted: SIGKILL during the snapshot, then the next run", func(t *testing.T, s *suite) (*scenario, []*jobResult) {
+		{"encrypted: SIGKILL during the snapshot then the next run", func(t *testing.T, s *suite) (*scenario, []*jobResult) {
 			p := startProxy(t, faults.Options{Target: s.src.etcd.HostPort(), Down: faults.Rule{Fault: faults.Hold, After: 4 * mib, Once: true}})
 			sc, host := hostDir(t, s, s.src)
 			sc.endpoints("https://" + p.Addr())
