@@ -24,6 +24,7 @@ import (
 	"github.com/etcd-backup/etcd-backup/internal/location"
 	"github.com/etcd-backup/etcd-backup/internal/prune"
 	"github.com/etcd-backup/etcd-backup/internal/retry"
+	"github.com/etcd-backup/etcd-backup/internal/scratch"
 	"github.com/etcd-backup/etcd-backup/internal/snapname"
 	"github.com/etcd-backup/etcd-backup/internal/snapshot"
 	"github.com/etcd-backup/etcd-backup/internal/throttle"
@@ -251,11 +252,15 @@ func (r *run) createTemporaries() error {
 	if len(r.streaming()) > 0 {
 		return nil
 	}
-	// No local directory to verify from (only object storage, or every
-	// directory failed).
+	// No local directory to verify or upload from (only object storage,
+	// or every directory failed): an unnamed scratch file, which a killed
+	// run cannot leave behind.
 	work, err := destination.OpenLocal(r.cfg.WorkDir)
 	if err == nil {
-		r.scratch, err = work.Create(r.name)
+		var f *scratch.File
+		if f, err = scratch.Open(work.String()); err == nil {
+			r.scratch = scratchPending{f}
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("no destination directory is writable and the work directory ETCD_BACKUP_WORK_DIR=%s is not either: %w", r.cfg.WorkDir, err)

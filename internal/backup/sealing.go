@@ -1,6 +1,7 @@
 package backup
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
@@ -85,3 +86,12 @@ func (s *sealedStream) sums() seal.Sums {
 }
 
 func (s *sealedStream) close() { s.scratch.Close() }
+
+// scratchPending is a scratch file in the place of a destination's
+// temporary file: written, verified and uploaded from, never committed.
+type scratchPending struct{ *scratch.File }
+
+func (s scratchPending) Final() string { return "" }
+func (s scratchPending) Sync() error   { return nil }
+func (s scratchPending) Abort()        { s.Close() }
+func (s scratchPending) Commit() error { return errors.New("a scratch file is never committed") }
