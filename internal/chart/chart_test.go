@@ -307,6 +307,8 @@ func checkBinaryAcceptsEnv(t *testing.T, r *release) {
 			if err := os.WriteFile(v, content, 0o600); err != nil {
 				t.Fatal(err)
 			}
+		case e.Name == "ETCD_BACKUP_BUNDLE_PATHS":
+			v = bundlePathsIn(t, dir, v)
 		}
 		t.Setenv(e.Name, v)
 	}

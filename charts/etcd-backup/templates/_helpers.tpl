@@ -131,6 +131,17 @@ with what is wrong and what is accepted.
 {{- if gt (len $schemes) 1 }}
 {{- fail "etcd.endpoints mixes http:// and https:// URLs: use one scheme for all endpoints" }}
 {{- end }}
+{{- if .Values.bundle.enabled }}
+{{- if and (not .Values.encryption.recipients) (not .Values.bundle.allowPlaintext) }}
+{{- fail "bundle.enabled is true but encryption.recipients is empty: the bundle holds the cluster's private keys; add an age or SSH public key to encryption.recipients, or set bundle.allowPlaintext=true" }}
+{{- end }}
+{{- $root := trimSuffix "/" .Values.bundle.hostPath }}
+{{- range .Values.bundle.paths }}
+{{- if not (hasPrefix (printf "%s/" $root) (trimSuffix "?" .)) }}
+{{- fail (printf "bundle.paths has %q, which is not inside bundle.hostPath %q (the only node directory mounted for the bundle)" . $root) }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- $seen := dict }}
 {{- range splitList "," (include "etcd-backup.destinations" .) }}
 {{- if hasKey $seen . }}
@@ -249,6 +260,19 @@ wins.
 {{- end }}
 {{- if $v.metrics.textfile.enabled }}
 {{- $env = append $env (dict "name" "ETCD_BACKUP_METRICS_FILE" "value" (printf "%s/%s" (include "etcd-backup.textfileMountPath" $) $v.metrics.textfile.fileName)) }}
+{{- end }}
+{{- if ne $v.compression.type "none" }}
+{{- $env = append $env (dict "name" "ETCD_BACKUP_COMPRESSION" "value" $v.compression.type) }}
+{{- $env = append $env (dict "name" "ETCD_BACKUP_COMPRESSION_LEVEL" "value" (toString $v.compression.level)) }}
+{{- end }}
+{{- with $v.encryption.recipients }}
+{{- $env = append $env (dict "name" "ETCD_BACKUP_ENCRYPT_RECIPIENTS" "value" (join "," .)) }}
+{{- end }}
+{{- if $v.bundle.enabled }}
+{{- $env = append $env (dict "name" "ETCD_BACKUP_BUNDLE_PATHS" "value" (join "," $v.bundle.paths)) }}
+{{- if $v.bundle.allowPlaintext }}
+{{- $env = append $env (dict "name" "ETCD_BACKUP_BUNDLE_ALLOW_PLAINTEXT" "value" "true") }}
+{{- end }}
 {{- end }}
 {{- $extra := list }}
 {{- $named := dict }}
