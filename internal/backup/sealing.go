@@ -28,6 +28,7 @@ type sealedStream struct {
 	opts    seal.Options
 	out     *fanout
 	w       *seal.Writer
+	pipe    *overlap // into w
 }
 
 func newSealedStream(work string, opts seal.Options, out *fanout) (*sealedStream, error) {
@@ -47,7 +48,7 @@ func (s *sealedStream) Write(b []byte) (int, error) {
 	if _, err := s.scratch.Write(b); err != nil {
 		return 0, err
 	}
-	if _, err := s.w.Write(b); err != nil {
+	if _, err := s.pipe.Write(b); err != nil {
 		return 0, err
 	}
 	return len(b), nil
@@ -57,6 +58,7 @@ func (s *sealedStream) Write(b []byte) (int, error) {
 // a new sealed stream (a new age file key).
 func (s *sealedStream) reset() error {
 	if s.w != nil {
+		_ = s.pipe.close() // the failed attempt's error is the retry's reason already
 		s.hash = verify.NewStream()
 		if err := s.scratch.Reset(); err != nil {
 			return err
@@ -69,13 +71,18 @@ func (s *sealedStream) reset() error {
 	if err != nil {
 		return err
 	}
-	s.w = w
+	s.w, s.pipe = w, newOverlap(w)
 	return nil
 }
 
 // finish ends the sealed stream (the last zstd block and its checksum, the
 // last age chunk), once the snapshot has arrived.
-func (s *sealedStream) finish() error { return s.w.Close() }
+func (s *sealedStream) finish() error {
+	if err := s.pipe.close(); err != nil {
+		return err
+	}
+	return s.w.Close()
+}
 
 // sums of the plaintext and of what was stored.
 func (s *sealedStream) sums() seal.Sums {
@@ -85,7 +92,13 @@ func (s *sealedStream) sums() seal.Sums {
 	return sums
 }
 
-func (s *sealedStream) close() { s.scratch.Close() }
+// close drops the plaintext copy and stops the sealing goroutine.
+func (s *sealedStream) close() {
+	if s.pipe != nil {
+		_ = s.pipe.close() // after finish or a failure, whose error is reported
+	}
+	s.scratch.Close()
+}
 
 // scratchPending is a scratch file in the place of a destination's
 // temporary file: written, verified and uploaded from, never committed.
