@@ -10,6 +10,7 @@ import (
 	"filippo.io/age"
 
 	"github.com/etcd-backup/etcd-backup/internal/etcdtest"
+	"github.com/etcd-backup/etcd-backup/internal/testkit"
 )
 
 // TestVerifySealed: a backup with compression and encryption, then
@@ -37,7 +38,7 @@ func TestVerifySealed(t *testing.T) {
 		}
 	}
 	out, work := t.TempDir(), t.TempDir()
-	clearEnv(t)
+	testkit.ClearEnv(t, "ETCD_BACKUP_")
 	for k, v := range srv.Env() {
 		t.Setenv(k, v)
 	}
