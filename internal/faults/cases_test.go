@@ -18,7 +18,7 @@ import (
 // cases are every fault, in the order they run.
 func cases() []faultCase {
 	var all []faultCase
-	for _, group := range [][]faultCase{etcdCases(), streamCases(), diskCases(), objectStoreCases(), signalCases(), sharedCases()} {
+	for _, group := range [][]faultCase{etcdCases(), streamCases(), diskCases(), objectStoreCases(), signalCases(), sharedCases(), sealedCases()} {
 		all = append(all, group...)
 	}
 	return all

@@ -295,7 +295,7 @@ type faultCase struct {
 func TestFaults(t *testing.T) {
 	s := newSuite(t)
 	start := time.Now()
-	for _, c := range append(cases(), sealedCases()...) {
+	for _, c := range cases() {
 		t.Run(c.name, func(t *testing.T) {
 			cs := time.Now()
 			sc, runs := c.run(t, s)

@@ -106,7 +106,7 @@ func checkNoPlaintext(t testing.TB, sc *scenario, after map[*dest]map[string]ent
 	}
 }
 
-// sealedCases are the fault cases with encryption (and compression) on.
+// sealedCases: encryption (and compression) on, through the faults that matter to it.
 func sealedCases() []faultCase {
 	return []faultCase{
 		{"encrypted and compressed: directory and S3 (control)", func(t *testing.T, s *suite) (*scenario, []*jobResult) {
