@@ -17,7 +17,13 @@ func Metrics(sum Summary, finished time.Time) *metrics.Set {
 	}
 	if snap := sum.Snapshot; snap != nil {
 		// Kept from the last verified snapshot when a run fails before one.
-		s.Gauge(metrics.SnapshotSize, "Size of the latest verified snapshot.", float64(snap.Size))
+		// The database's own size, also when it is stored compressed or
+		// encrypted: switching those on must not look like a shrinking etcd.
+		size := snap.Size
+		if snap.PlainSize > 0 {
+			size = snap.PlainSize
+		}
+		s.Gauge(metrics.SnapshotSize, "Size of the latest verified snapshot (the database, before compression).", float64(size))
 		s.Gauge(metrics.SnapshotRevision, "etcd revision of the latest verified snapshot.", float64(snap.Revision))
 		s.Gauge(metrics.SnapshotKeys, "Keys in the latest verified snapshot, as etcdutl snapshot status counts them.", float64(snap.TotalKey))
 	}
