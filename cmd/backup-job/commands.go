@@ -238,8 +238,9 @@ cannot be read is reported and the others are still listed; the exit status is t
 
 func fetchCmd() *cobra.Command {
 	var (
-		src    cli.Source
-		output string
+		src      cli.Source
+		output   string
+		identity string
 	)
 	cmd := &cobra.Command{
 		Use:   "fetch NAME|latest DIR",
@@ -247,7 +248,10 @@ func fetchCmd() *cobra.Command {
 		Long: `Copy one snapshot (by name, or the newest with "latest") from the first destination that has it
 to DIR/NAME, mode 0600, then verify it as a backup run does: sha256 trailer, bbolt consistency
 check, status figures, and the sha256 and revision stored with the object. The file appears under
-its name only when all of that passed; an existing file is never replaced.`,
+its name only when all of that passed; an existing file is never replaced. A compressed or encrypted
+snapshot (.db.zst, .db.age, .db.zst.age) is reversed on the way and lands as the plaintext DIR/<name>.db;
+an encrypted one needs --identity (or $ETCD_BACKUP_IDENTITY_FILE), and a wrong identity or a damaged
+file writes nothing.`,
 		Args: cli.Args(2, 2, "backup-job fetch NAME|latest DIR"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if output != "text" && output != "json" {
@@ -266,7 +270,11 @@ its name only when all of that passed; an existing file is never replaced.`,
 				return err
 			}
 			defer found.Reader.Close()
-			res, err := fetch.Fetch(cmd.Context(), found.Reader, found.Attributes, args[1])
+			ids, err := readIdentities(identity)
+			if err != nil {
+				return err
+			}
+			res, err := fetch.Fetch(cmd.Context(), found.Reader, found.Attributes, args[1], ids)
 			if err != nil {
 				return err
 			}
@@ -280,6 +288,7 @@ its name only when all of that passed; an existing file is never replaced.`,
 	}
 	src.Flags(cmd.Flags())
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")
+	identityFlag(cmd, &identity)
 	return cmd
 }
 

@@ -79,8 +79,21 @@ func TestVerifySealed(t *testing.T) {
 		{"no identity", []string{"verify", f}, "", 1, "", "no identity was given"},
 		{"flipped byte", []string{"verify", "--identity", rightFile, damaged}, "", 1, "", "damaged"},
 		{"public key as identity", []string{"verify", "--identity", publicFile, f}, "", 2, "", "is not an identity file"},
-		{"--identity without a file", []string{"verify", f, "--identity"}, "", 2, "", "--identity needs a file"},
+		{"--identity without a file", []string{"verify", f, "--identity"}, "", 2, "", "flag needs an argument: --identity"},
 	}
+	fetched := t.TempDir()
+	cases = append(cases, []struct {
+		name   string
+		args   []string
+		env    string // ETCD_BACKUP_IDENTITY_FILE
+		code   int
+		stdout string
+		stderr string
+	}{
+		{"fetch with a wrong identity", []string{"fetch", "latest", filepath.Join(fetched, "wrong"), "--from", out, "--identity", wrongFile}, "", 1, "", "none of the given identities can decrypt the file"},
+		{"fetch without an identity", []string{"fetch", "latest", filepath.Join(fetched, "none"), "--from", out}, "", 1, "", "no identity was given"},
+		{"fetch", []string{"fetch", "latest", filepath.Join(fetched, "ok"), "--from", out, "--identity", rightFile}, "", 0, ".db: fetched from", ""},
+	}...)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Setenv("ETCD_BACKUP_IDENTITY_FILE", c.env)
@@ -97,5 +110,20 @@ func TestVerifySealed(t *testing.T) {
 				t.Errorf("the work directory holds %v (%v) after verify", entries, err)
 			}
 		})
+	}
+	// only the fetch with the right identity wrote anything: the plaintext
+	for dir, want := range map[string]int{"wrong": 0, "none": 0, "ok": 1} {
+		entries, err := os.ReadDir(filepath.Join(fetched, dir))
+		if len(entries) != want || (want == 0 && err == nil) {
+			t.Errorf("fetch into %s left %v (%v)", dir, entries, err)
+		}
+	}
+	plain, err := filepath.Glob(filepath.Join(fetched, "ok", "etcd-snapshot-*.db"))
+	if err != nil || len(plain) != 1 {
+		t.Fatalf("fetched files: %v, %v", plain, err)
+	}
+	var so, se bytes.Buffer
+	if code := run([]string{"verify", plain[0]}, &so, &se); code != 0 {
+		t.Errorf("the fetched plaintext does not verify: %s", se.String())
 	}
 }

@@ -58,6 +58,7 @@ type restoreFlags struct {
 	manifest  string
 	fetchDir  string
 	logFormat string
+	identity  string
 }
 
 func restoreCmd() *cobra.Command {
@@ -68,7 +69,8 @@ func restoreCmd() *cobra.Command {
 		Long: `Turn a snapshot into the data directory of one etcd member, with etcd's own restore code and the
 flag names of 'etcdutl snapshot restore'. SNAPSHOT is a local file (a path with a '/', or an existing
 file), or a snapshot name or "latest" to fetch from the destinations (--from, else
-$ETCD_BACKUP_DESTINATIONS) into --fetch-dir first.
+$ETCD_BACKUP_DESTINATIONS) into --fetch-dir first; a compressed or encrypted one (.db.zst, .db.age,
+.db.zst.age) is fetched as its plaintext .db, an encrypted one with --identity.
 
 Refused, leaving everything as it is: a data directory that exists and is not empty; a snapshot that
 fails verification (sha256 trailer, bbolt consistency check, the sha256 stored with a bucket object);
@@ -102,6 +104,8 @@ the data directory beside the member's (<data-dir>-restored); then prints the re
 	fl.StringVar(&f.manifest, "kubeadm-manifest", kubeadm.DefaultManifest, "the etcd static pod manifest --kubeadm reads")
 	fl.StringVar(&f.fetchDir, "fetch-dir", "", "where a snapshot named by NAME|latest is fetched to (default: beside --data-dir)")
 	fl.StringVar(&f.logFormat, "log-format", "json", "etcd restore log lines on stderr: json or text")
+	fl.StringVar(&f.identity, "identity", os.Getenv("ETCD_BACKUP_IDENTITY_FILE"),
+		"age identity file or SSH private key, to fetch an encrypted (.age) snapshot (default $ETCD_BACKUP_IDENTITY_FILE)")
 	f.src.Flags(fl)
 	return cmd
 }
@@ -179,14 +183,14 @@ func snapshotFile(ctx context.Context, cmd *cobra.Command, arg string, f *restor
 		}
 		dir = filepath.Dir(abs)
 	}
-	return fetchWithBackupJob(ctx, cmd, arg, dir, f.src)
+	return fetchWithBackupJob(ctx, cmd, arg, dir, f.src, f.identity)
 }
 
 // fetchWithBackupJob has the sibling backup-job fetch and verify the
 // snapshot: the object storage clients live in that binary only, which
 // keeps this one (and the image) small.
-func fetchWithBackupJob(ctx context.Context, cmd *cobra.Command, name, dir string, src cli.Source) (string, error) {
-	res, err := backupJobFetch(ctx, cmd.ErrOrStderr(), name, dir, src)
+func fetchWithBackupJob(ctx context.Context, cmd *cobra.Command, name, dir string, src cli.Source, identity string) (string, error) {
+	res, err := backupJobFetch(ctx, cmd.ErrOrStderr(), name, dir, src, identity)
 	if err != nil {
 		return "", err
 	}
@@ -196,7 +200,7 @@ func fetchWithBackupJob(ctx context.Context, cmd *cobra.Command, name, dir strin
 
 // backupJobFetch runs `backup-job fetch NAME DIR -o json` and reads its
 // answer. Its errors go to stderr; a usage error of its own is one here.
-func backupJobFetch(ctx context.Context, stderr io.Writer, name, dir string, src cli.Source) (drill.Fetched, error) {
+func backupJobFetch(ctx context.Context, stderr io.Writer, name, dir string, src cli.Source, identity string) (drill.Fetched, error) {
 	job, err := cli.Sibling("backup-job")
 	if err != nil {
 		return drill.Fetched{}, fmt.Errorf("fetching %s: %w", name, err)
@@ -204,6 +208,9 @@ func backupJobFetch(ctx context.Context, stderr io.Writer, name, dir string, src
 	args := []string{"fetch", name, dir, "-o", "json", "--name-prefix", src.NamePrefix}
 	for _, d := range src.From {
 		args = append(args, "--from", d)
+	}
+	if identity != "" {
+		args = append(args, "--identity", identity)
 	}
 	var out, errOut bytes.Buffer
 	c := exec.CommandContext(ctx, job, args...)

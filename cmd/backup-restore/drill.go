@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"os"
 	"os/signal"
 	"syscall"
 	"time"
@@ -24,6 +25,7 @@ type drillFlags struct {
 	workDir   string
 	etcdLog   string
 	terminate string
+	identity  string
 }
 
 func drillCmd() *cobra.Command {
@@ -60,6 +62,8 @@ configuration or usage.`,
 	fl.DurationVar(&f.opts.StartTimeout, "start-timeout", 10*time.Minute, "how long the throwaway etcd may take to start")
 	fl.StringVar(&f.etcdLog, "etcd-log-format", "json", "etcd's own log lines (errors) on stderr: json or text")
 	fl.StringVar(&f.terminate, "termination-log", "/dev/termination-log", "where the summary also goes, when the file exists")
+	fl.StringVar(&f.identity, "identity", os.Getenv("ETCD_BACKUP_IDENTITY_FILE"),
+		"age identity file or SSH private key, to fetch an encrypted (.age) snapshot (default $ETCD_BACKUP_IDENTITY_FILE)")
 	f.src.Flags(fl)
 	return cmd
 }
@@ -79,7 +83,7 @@ func runDrill(cmd *cobra.Command, f *drillFlags) error {
 	started := time.Now()
 	sum, err := drill.Run(ctx, f.opts, drill.Deps{
 		Fetch: func(ctx context.Context, name, dir string) (drill.Fetched, error) {
-			return backupJobFetch(ctx, cmd.ErrOrStderr(), name, dir, f.src)
+			return backupJobFetch(ctx, cmd.ErrOrStderr(), name, dir, f.src, f.identity)
 		},
 		Log: log,
 		// Errors only: the throwaway etcd warns about every large read.

@@ -149,10 +149,6 @@ func (c Catalog) Find(ctx context.Context, name string) (found Found, skipped er
 		}
 		return Found{}, nil, fmt.Errorf("%s in %d destination(s) with prefix %q", what, len(c.Specs), c.Prefix)
 	}
-	if pick.shape != snapname.Plain {
-		return Found{}, skipped, fmt.Errorf("%s is compressed or encrypted (%s): this version fetches and restores plain %s snapshots only",
-			pick.Name, pick.Shape, snapname.Plain.Suffix())
-	}
 	r, err := c.Open(ctx, pick.spec)
 	if err != nil {
 		return Found{}, skipped, fmt.Errorf("opening %s again to read %s: %w", pick.Destination, pick.Name, err)

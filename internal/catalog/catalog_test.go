@@ -67,9 +67,16 @@ func TestListAndFind(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "no snapshot named") {
 		t.Fatalf("finding an absent name: %v", err)
 	}
-	_, _, err = c.Find(context.Background(), "etcd-snapshot-20261102T120000Z.db.zst")
-	if err == nil || !strings.Contains(err.Error(), "compressed or encrypted") {
-		t.Fatalf("finding a compressed snapshot: %v", err)
+	// a compressed snapshot is found like any other (fetch reverses it)
+	f, _, err := c.Find(context.Background(), "etcd-snapshot-20261102T120000Z.db.zst")
+	if err != nil || f.Name != "etcd-snapshot-20261102T120000Z.db.zst" || f.Destination != b {
+		t.Fatalf("finding a compressed snapshot: %+v, %v", f.Entry, err)
+	}
+	f.Reader.Close()
+	_, _, err = c.Find(context.Background(), "etcd-snapshot-20261104T000000Z.bundle.tar.age")
+	var notSnapshot *cli.UsageError
+	if !errors.As(err, &notSnapshot) {
+		t.Fatalf("finding a bundle: %v, want a usage error (fetch takes snapshots)", err)
 	}
 	_, _, err = c.Find(context.Background(), "notes.txt")
 	var ue *cli.UsageError

@@ -9,11 +9,13 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"gocloud.dev/gcerrors"
 
 	"github.com/etcd-backup/etcd-backup/internal/location"
+	"github.com/etcd-backup/etcd-backup/internal/snapname"
 )
 
 // Reader is a destination that snapshots can be read back from: `list`,
@@ -21,8 +23,9 @@ import (
 type Reader interface {
 	Destination
 	// Attributes describes one entry, with the metadata stored with it
-	// where the destination keeps any (object storage does, directories
-	// do not).
+	// where the destination keeps any: object storage as object metadata,
+	// a directory as the sums in a sidecar of a compressed or encrypted
+	// file.
 	Attributes(ctx context.Context, name string) (Attributes, error)
 	// Read opens one entry for reading.
 	Read(ctx context.Context, name string) (io.ReadCloser, error)
@@ -82,7 +85,32 @@ func (l *Local) Attributes(_ context.Context, name string) (Attributes, error) {
 	if !st.Mode().IsRegular() {
 		return Attributes{}, fmt.Errorf("%s is not a regular file", path)
 	}
-	return Attributes{Object: Object{Name: name, ModTime: st.ModTime(), Size: st.Size()}}, nil
+	a := Attributes{Object: Object{Name: name, ModTime: st.ModTime(), Size: st.Size()}}
+	a.SHA256, a.PlainSHA256 = sidecarSums(path)
+	return a, nil
+}
+
+// sidecarSums reads the sums the backup run wrote beside a stored file
+// (<name>.sha256, sha256sum's format: the stored file, then the plaintext
+// under its .db name). Like object metadata they are a hint: a missing or
+// unreadable sidecar gives none.
+func sidecarSums(path string) (stored, plain string) {
+	b, err := os.ReadFile(path + snapname.SidecarExt)
+	if err != nil || len(b) > 4096 {
+		return "", ""
+	}
+	name := filepath.Base(path)
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		sum, file, ok := strings.Cut(line, "  ")
+		switch {
+		case !ok || len(sum) != 64:
+		case file == name:
+			stored = sum
+		case strings.HasPrefix(name, file+"."):
+			plain = sum
+		}
+	}
+	return stored, plain
 }
 
 // Read opens a regular file of the directory; symlinks are not followed.
@@ -125,6 +153,7 @@ func (b *Bucket) Attributes(ctx context.Context, name string) (Attributes, error
 	}
 	md := Metadata{
 		SHA256:      a.Metadata["sha256"],
+		PlainSHA256: a.Metadata["plain-sha256"],
 		EtcdVersion: a.Metadata["etcd-version"],
 		ToolVersion: a.Metadata["tool-version"],
 	}

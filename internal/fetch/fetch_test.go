@@ -85,7 +85,7 @@ func TestFetch(t *testing.T) {
 			}
 			a.Metadata = c.meta
 			out := filepath.Join(t.TempDir(), "out")
-			res, err := Fetch(context.Background(), r, a, out)
+			res, err := Fetch(context.Background(), r, a, out, nil)
 			left, rerr := os.ReadDir(out)
 			if rerr != nil {
 				t.Fatal(rerr)
