@@ -196,8 +196,9 @@ func (r *run) takeSnapshot(ctx context.Context) error {
 		}
 		r.sealed, sink = s, s
 	} else {
-		// Sealed, the plaintext scratch copy is what is verified, and every
-		// destination's file may leave the page cache.
+		// Unsealed, a destination's file is what is verified. (Sealed, the
+		// plaintext scratch copy is, and every destination's file may
+		// leave the page cache.)
 		r.fan.keepSourceCached()
 	}
 	opts := r.snapshotOptions()
