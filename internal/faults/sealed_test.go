@@ -88,7 +88,11 @@ func checkNoPlaintext(t testing.TB, sc *scenario, after map[*dest]map[string]ent
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, rel := range backendLeftovers(d, keys) {
+		leftovers, err := backendLeftovers(d, keys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, rel := range leftovers {
 			b, err := os.ReadFile(filepath.Join(d.s3.Dir, d.s3.Bucket, rel))
 			if err == nil && bytes.Contains(b, sourceKeys) {
 				t.Errorf("invariant 7: the S3 server keeps plaintext of an unfinished upload in %s: %s", d, rel)
