@@ -335,6 +335,13 @@ func TestUsageListsEveryVariable(t *testing.T) {
 		{"ETCD_BACKUP_RATE_LIMIT", "0"},
 		{"ETCD_BACKUP_NICE", "10"},
 		{"ETCD_BACKUP_IO_PRIORITY", "best-effort"},
+		{"ETCD_BACKUP_COMPRESSION", "none"},
+		{"ETCD_BACKUP_COMPRESSION_LEVEL", "3"},
+		{"ETCD_BACKUP_ENCRYPT_RECIPIENTS", "(empty)"},
+		{"ETCD_BACKUP_ENCRYPT_RECIPIENTS_FILE", "(empty)"},
+		{"ETCD_BACKUP_IDENTITY_FILE", "(empty)"},
+		{"ETCD_BACKUP_BUNDLE_PATHS", "(empty)"},
+		{"ETCD_BACKUP_BUNDLE_ALLOW_PLAINTEXT", "false"},
 	}
 	var keys []string
 	for _, w := range want {
