@@ -223,23 +223,12 @@ func flagValue(t *testing.T, manifest []byte, name string) string {
 // under /registry/.
 func embeddedSnapshot(t *testing.T) string {
 	t.Helper()
-	srv, err := etcdtest.Start(t.TempDir(), etcdtest.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := srv.Seed(ctx, "/registry/", 100, 100); err != nil {
-		t.Fatal(err)
-	}
-	c, err := srv.Client()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
 	path := filepath.Join(t.TempDir(), "snapshot.db")
-	saveTo(t, ctx, c, path)
+	if err := etcdtest.SeededSnapshot(ctx, t.TempDir(), path, "/registry/", 100, 100, nil); err != nil {
+		t.Fatal(err)
+	}
 	return path
 }
 

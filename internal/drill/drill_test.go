@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
@@ -28,35 +29,14 @@ func TestMain(m *testing.M) {
 // namespace and n more keys.
 func snapshotFile(t *testing.T, n int) string {
 	t.Helper()
-	srv, err := etcdtest.Start(t.TempDir(), etcdtest.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := srv.Seed(ctx, "/registry/namespaces/kube-", n, 100); err != nil {
-		t.Fatal(err)
-	}
-	c, err := srv.Client()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if _, err := c.Put(ctx, kubeSystem, "ns"); err != nil {
-		t.Fatal(err)
-	}
-	rc, err := c.Snapshot(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
-	b, err := io.ReadAll(rc)
-	if err != nil {
-		t.Fatal(err)
-	}
 	path := filepath.Join(t.TempDir(), "etcd-snapshot-20261130T120000Z.db")
-	if err := os.WriteFile(path, b, 0o600); err != nil {
+	putKubeSystem := func(ctx context.Context, c *clientv3.Client) error {
+		_, err := c.Put(ctx, kubeSystem, "ns")
+		return err
+	}
+	if err := etcdtest.SeededSnapshot(ctx, t.TempDir(), path, "/registry/namespaces/kube-", n, 100, putKubeSystem); err != nil {
 		t.Fatal(err)
 	}
 	return path
