@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,13 +27,7 @@ func TestDrillUnderMemoryLimit(t *testing.T) {
 		keys      = 48 << 10 // 8 KiB each: a database of about 450 MB
 		valueSize = 8 << 10
 	)
-	if _, _, err := cgrouptest.Version(); err != nil || os.Geteuid() != 0 {
-		msg := fmt.Sprintf("needs root and a cgroup memory controller (uid %d, %v)", os.Geteuid(), err)
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
+	requireCgroups(t)
 	dir := t.TempDir()
 	job, restore := buildBoth(t, dir)
 	host := filepath.Join(dir, "host")

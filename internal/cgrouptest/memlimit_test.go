@@ -29,13 +29,7 @@ func TestBackupJobUnderMemoryLimit(t *testing.T) {
 		keys      = 32 << 10 // 8 KiB each: a database of about 300 MB
 		valueSize = 8 << 10
 	)
-	if _, _, err := cgrouptest.Version(); err != nil || os.Geteuid() != 0 {
-		msg := fmt.Sprintf("needs root and a cgroup memory controller (uid %d, %v)", os.Geteuid(), err)
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
+	requireCgroups(t)
 	dir := t.TempDir()
 	bin := buildJob(t, dir)
 	srv, err := etcdtest.Start(filepath.Join(dir, "etcd"), etcdtest.Options{QuotaBytes: 2 << 30})
@@ -137,4 +131,17 @@ func buildJob(t *testing.T, dir string) string {
 		t.Fatalf("building the backup job: %v\n%s", err, b)
 	}
 	return out
+}
+
+// requireCgroups skips a test that needs root and a memory controller, and
+// fails it under CI=true, where both must be there.
+func requireCgroups(t *testing.T) {
+	t.Helper()
+	if _, _, err := cgrouptest.Version(); err != nil || os.Geteuid() != 0 {
+		msg := fmt.Sprintf("needs root and a cgroup memory controller (uid %d, %v)", os.Geteuid(), err)
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
 }
