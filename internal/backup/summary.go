@@ -2,15 +2,12 @@ package backup
 
 import (
 	"encoding/json"
-	"errors"
-	"fmt"
-	"io/fs"
-	"os"
 	"reflect"
 	"unicode/utf8"
 
 	"github.com/etcd-backup/etcd-backup/internal/location"
 	"github.com/etcd-backup/etcd-backup/internal/snapshot"
+	"github.com/etcd-backup/etcd-backup/internal/termination"
 	"github.com/etcd-backup/etcd-backup/internal/verify"
 )
 
@@ -95,8 +92,7 @@ func (d *DestResult) fail(step string, err error) {
 	d.Status, d.FailedStep, d.Error = StatusFailed, step, err.Error()
 }
 
-// maxTerminationMessage is what the kubelet keeps of a termination message.
-const maxTerminationMessage = 4096
+const maxTerminationMessage = termination.MaxBytes
 
 // maxTerminationError bounds each error text in a termination message
 // that would otherwise be too long.
@@ -108,12 +104,6 @@ const maxTerminationError = 300
 // error are left. The kubelet cuts what is longer, which would leave broken
 // JSON.
 func writeTermination(path string, s Summary) error {
-	if path == "" {
-		return nil
-	}
-	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-		return nil // not running in a Kubernetes container
-	}
 	b, err := json.Marshal(s)
 	if err != nil {
 		return err
@@ -140,10 +130,7 @@ func writeTermination(path string, s Summary) error {
 			return err
 		}
 	}
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		return fmt.Errorf("writing termination message %s: %w", path, err)
-	}
-	return nil
+	return termination.Write(path, b)
 }
 
 // shorten cuts an error text to maxTerminationError bytes, at a character

@@ -3,14 +3,12 @@ package drill
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
 	"strings"
 	"time"
 
+	"github.com/etcd-backup/etcd-backup/internal/termination"
 	"github.com/etcd-backup/etcd-backup/internal/version"
 )
 
@@ -90,19 +88,11 @@ func (s Summary) print(w io.Writer) error {
 	return err
 }
 
-// maxTerminationMessage is what the kubelet keeps of a termination message;
-// it cuts what is longer, which would leave broken JSON.
-const maxTerminationMessage = 4096
+const maxTerminationMessage = termination.MaxBytes
 
 // writeTermination leaves the summary where Kubernetes shows it, with the
 // error shortened when the whole would not fit.
 func (s Summary) writeTermination(path string) error {
-	if path == "" {
-		return nil
-	}
-	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-		return nil // not running in a Kubernetes container
-	}
 	b, err := json.Marshal(s)
 	if err != nil {
 		return err
@@ -114,5 +104,5 @@ func (s Summary) writeTermination(path string) error {
 			return err
 		}
 	}
-	return os.WriteFile(path, b, 0o644)
+	return termination.Write(path, b)
 }
