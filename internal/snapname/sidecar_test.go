@@ -24,10 +24,15 @@ func TestSidecarOf(t *testing.T) {
 			t.Errorf("SidecarOf(%q) = %q, %v; want %q, %v", tc.name, base, ok, tc.base, tc.ok)
 		}
 	}
-	if n := len(snapname.Shapes(snapname.Snapshot)); n != 4 {
-		t.Errorf("%d snapshot shapes written, want 4", n)
-	}
-	if n := len(snapname.Shapes(snapname.Bundle)); n != 4 {
-		t.Errorf("%d bundle shapes written, want 4", n)
+	for _, k := range []snapname.Kind{snapname.Snapshot, snapname.Bundle} {
+		shapes := snapname.Shapes(k)
+		if len(shapes) != 4 {
+			t.Errorf("%d shapes of kind %v written, want 4", len(shapes), k)
+		}
+		for _, s := range shapes {
+			if s.Kind != k {
+				t.Errorf("Shapes(%v) holds %+v, of another kind", k, s)
+			}
+		}
 	}
 }

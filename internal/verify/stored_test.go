@@ -3,7 +3,9 @@ package verify_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -83,6 +85,22 @@ func TestStoredEveryShape(t *testing.T) {
 			}
 			if st != want || sums.PlainSHA256 != wantSum {
 				t.Fatalf("status %+v sha256 %s; want %+v %s", st, sums.PlainSHA256, want, wantSum)
+			}
+			// The sizes and the stored file's sha256 are those of the bytes
+			// on disk; the plain ones those of the snapshot inside.
+			storedBytes, err := os.ReadFile(stored)
+			if err != nil {
+				t.Fatal(err)
+			}
+			plainInfo, err := os.Stat(src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sums.StoredSize != int64(len(storedBytes)) || sums.StoredSHA256 != fmt.Sprintf("%x", sha256.Sum256(storedBytes)) {
+				t.Errorf("stored size %d sha256 %s; want %d %x", sums.StoredSize, sums.StoredSHA256, len(storedBytes), sha256.Sum256(storedBytes))
+			}
+			if sums.PlainSize != plainInfo.Size() {
+				t.Errorf("plain size %d, want %d", sums.PlainSize, plainInfo.Size())
 			}
 			emptyDir(t, scratch)
 			if !o.Layers().Any() {
