@@ -22,15 +22,14 @@ func Stored(ctx context.Context, path string, ids []age.Identity, scratchDir str
 	_, layers := seal.LayersOf(filepath.Base(path))
 	if !layers.Any() {
 		st, sum, err := File(ctx, path)
-		fi, serr := os.Stat(path)
-		if err == nil && serr != nil {
-			err = serr
+		if err != nil {
+			return Status{}, seal.Sums{}, err
 		}
-		sums := seal.Sums{PlainSHA256: sum, StoredSHA256: sum}
-		if fi != nil {
-			sums.PlainSize, sums.StoredSize = fi.Size(), fi.Size()
+		fi, err := os.Stat(path)
+		if err != nil {
+			return Status{}, seal.Sums{}, fmt.Errorf("checking %s: %w", path, err)
 		}
-		return st, sums, err
+		return st, seal.Sums{PlainSHA256: sum, StoredSHA256: sum, PlainSize: fi.Size(), StoredSize: fi.Size()}, nil
 	}
 	f, err := os.Open(path)
 	if err != nil {
