@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -230,24 +229,4 @@ func embeddedSnapshot(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return path
-}
-
-// saveTo saves a snapshot over the v3 API to path.
-func saveTo(t *testing.T, ctx context.Context, c *clientv3.Client, path string) {
-	t.Helper()
-	rc, err := c.Snapshot(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(f, rc); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
 }

@@ -470,7 +470,9 @@ func snapshotOf(t *testing.T, bin string) string {
 		}
 	}
 	path := filepath.Join(t.TempDir(), "snapshot.db")
-	saveTo(t, ctx, c, path)
+	if err := etcdtest.WriteSnapshot(ctx, c, path); err != nil {
+		t.Fatal(err)
+	}
 	p.Stop()
 	return path
 }

@@ -243,6 +243,12 @@ func (s *Server) SaveSnapshot(ctx context.Context, path string) error {
 		return err
 	}
 	defer c.Close()
+	return WriteSnapshot(ctx, c, path)
+}
+
+// WriteSnapshot streams a snapshot over the v3 API through c (any etcd
+// member, embedded or a process) into a new file at path (0600).
+func WriteSnapshot(ctx context.Context, c *clientv3.Client, path string) error {
 	rc, err := c.Snapshot(ctx)
 	if err != nil {
 		return fmt.Errorf("starting the snapshot: %w", err)

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -43,7 +42,9 @@ func embeddedSnapshot(t *testing.T) string {
 	// decided, shortly after start: wait for it rather than guess.
 	path := filepath.Join(t.TempDir(), "snapshot.db")
 	for {
-		saveSnapshot(t, ctx, c.Snapshot, path)
+		if err := etcdtest.WriteSnapshot(ctx, c, path); err != nil {
+			t.Fatal(err)
+		}
 		st, _, err := verify.File(ctx, path)
 		if err != nil {
 			t.Fatal(err)
@@ -59,25 +60,6 @@ func embeddedSnapshot(t *testing.T) string {
 			t.Fatal("the embedded etcd recorded no storage version")
 		case <-time.After(100 * time.Millisecond):
 		}
-	}
-}
-
-func saveSnapshot(t *testing.T, ctx context.Context, snap func(context.Context) (io.ReadCloser, error), path string) {
-	t.Helper()
-	rc, err := snap(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(f, rc); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
 	}
 }
 
