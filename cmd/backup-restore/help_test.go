@@ -6,28 +6,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/spf13/cobra"
+	"github.com/etcd-backup/etcd-backup/internal/testkit"
 )
-
-// commandPaths lists every command under root, as the words that name it.
-func commandPaths(root *cobra.Command) [][]string {
-	var out [][]string
-	var walk func(c *cobra.Command, path []string)
-	walk = func(c *cobra.Command, path []string) {
-		out = append(out, path)
-		for _, sub := range c.Commands() {
-			walk(sub, append(append([]string(nil), path...), sub.Name()))
-		}
-	}
-	walk(root, nil)
-	return out
-}
 
 // TestEveryCommandHasHelp: --help and -h on every command, before or after
 // an argument, print its usage and exit 0 without doing anything.
 func TestEveryCommandHasHelp(t *testing.T) {
 	root := newRoot()
-	for _, path := range commandPaths(root) {
+	for _, path := range testkit.CommandPaths(root) {
 		cmd, _, err := root.Find(path)
 		if err != nil {
 			t.Fatal(err)
