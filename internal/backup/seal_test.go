@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -18,7 +17,6 @@ import (
 	"filippo.io/age"
 	"gocloud.dev/blob"
 
-	"github.com/etcd-backup/etcd-backup/internal/backup"
 	"github.com/etcd-backup/etcd-backup/internal/bundle"
 	"github.com/etcd-backup/etcd-backup/internal/seal"
 	"github.com/etcd-backup/etcd-backup/internal/snapname"
@@ -356,27 +354,7 @@ func TestSealedInterrupted(t *testing.T) {
 	env := sealing{"zst.age", true, true}.env(t, envFor(s, dir), newIdentity(t), "")
 	cfg := load(t, env)
 	cfg.WorkDir = work
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		for ctx.Err() == nil {
-			entries, _ := os.ReadDir(dir)
-			for _, e := range entries {
-				if info, err := e.Info(); err == nil && strings.Contains(e.Name(), ".partial-") && info.Size() > 1<<20 {
-					cancel()
-				}
-			}
-			time.Sleep(time.Millisecond)
-		}
-	}()
-	var out, logs bytes.Buffer
-	sum, err := backup.Run(ctx, cfg, backup.Deps{Log: slog.New(slog.NewJSONHandler(&logs, nil)), Stdout: &out})
-	if err == nil {
-		t.Fatal("run succeeded although interrupted")
-	}
-	if sum.FailedStep != "snapshot" || !strings.HasPrefix(sum.Error, "interrupted by a signal") {
-		t.Errorf("summary: step %q error %q", sum.FailedStep, sum.Error)
-	}
+	runInterrupted(t, cfg, dir, 1<<20)
 	if after := listing(t, dir); fmt.Sprint(after) != fmt.Sprint(before) {
 		t.Errorf("directory changed:\nbefore %v\nafter  %v", before, after)
 	}
